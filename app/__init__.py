@@ -1,0 +1,1 @@
+"""The viewer: window, render loop, engine thread and panel."""

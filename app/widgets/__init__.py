@@ -1,0 +1,1 @@
+"""Panel sections, one small class per file."""
