@@ -1,0 +1,284 @@
+"""`duralava eval [TARGET]`: measure a lamp against its targets and print a table of figures.
+
+Targets run in the order of ``TARGETS``; ``all`` runs every one. A target is a
+function taking the shared :class:`Evaluation` and returning rows (name,
+target, measured, passed); it may leave results on the evaluation for later
+targets (endurance leaves its final latents, so fidelity after a long run
+reuses them). Adding a target is one more entry in ``TARGETS``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TICK_BUDGET_MS = 3.0
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+# The full run; --quick swaps in the second figure of each pair.
+DEFAULTS = {
+    "seeds": (100, 8), "ticks": (1_000_000, 20_000), "window": (1000, 1000), "pairs": (2, 2),
+    "history_every": (100, 20), "frames": (1000, 300), "clips": (100, 40), "clip_len": (16, 16),
+    "ticks_per_seed": (64, 64), "reference_frames": (4000, 1200), "tick_count": (3000, 500),
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", nargs="?", default="all", choices=[*TARGETS, "all"],
+                   help="what to measure (default: all)")
+    p.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
+                   help="lamp file (default: the shipped default lamp)")
+    p.add_argument("--untrained", action="store_true", help="measure an untrained lamp instead of a file")
+    p.add_argument("--quick", action="store_true",
+                   help="a short run (8 seeds x 20,000 ticks, fewer samples) to try things out")
+    p.add_argument("--out", type=Path, default=Path("eval-report"), metavar="DIR",
+                   help="folder for the JSON report and pictures (default: ./eval-report)")
+    g = p.add_argument_group("endurance")
+    g.add_argument("--seeds", type=_count, help="seeds run side by side (default 100)")
+    g.add_argument("--ticks", type=_count, help="ticks per seed (default 1,000,000)")
+    g.add_argument("--window", type=_count, help="ticks per checked window (default 1000)")
+    g.add_argument("--pairs", type=_count, help="tick pairs decoded per window and seed (default 2)")
+    g.add_argument("--history-every", type=_count, help="keep every n-th latent for the no-repeat search (default 100)")
+    g.add_argument("--repeat-ratio", type=_positive, default=0.1,
+                   help="a return closer than this times sqrt(2Z) is a repeat (default 0.1)")
+    g.add_argument("--motion-reference", type=_positive, default=None, metavar="DIFF",
+                   help="the simulator's mean |frame difference| per tick (0-255); skips simulating it")
+    g = p.add_argument_group("fidelity")
+    g.add_argument("--frames", type=_count, help="frames sampled for frame features (default 1000)")
+    g.add_argument("--clips", type=_count, help="clips sampled for clip features (default 100)")
+    g.add_argument("--clip-len", type=_count, help="frames per clip (default 16)")
+    g.add_argument("--ticks-per-seed", type=_count, help="consecutive frames decoded per seed (default 64)")
+    g.add_argument("--reference-frames", type=_count, help="simulator frames per reference run (default 4000)")
+    g = p.add_argument_group("tick cost")
+    g.add_argument("--tick-count", type=_count, help="ticks timed (default 3000)")
+    p.add_argument("--threads", type=_count, default=1, help="torch threads for endurance and fidelity (default 1)")
+
+
+def _setting(args, name: str):
+    value = getattr(args, name, None)
+    return value if value is not None else DEFAULTS[name][1 if args.quick else 0]
+
+
+@dataclass
+class Evaluation:
+    """What the targets share: the lamp, the settings, and results one target leaves for another."""
+    lamp: object
+    args: argparse.Namespace
+    label: str
+    progress: bool = True
+    figures: dict = field(default_factory=dict)   # target -> JSON-able figures for report.json
+    pictures: list[Path] = field(default_factory=list)
+    endurance: object | None = None               # EnduranceResult, once run
+    _judge: object | None = None
+
+    def setting(self, name: str):
+        return _setting(self.args, name)
+
+    def judge(self):
+        """The simulator reference for this lamp, simulated once and shared by the targets."""
+        if self._judge is None:
+            from .fidelity import FidelityJudge, FidelityPlan, simulator_settings
+
+            plan = FidelityPlan(ticks_per_seed=self.setting("ticks_per_seed"), n_frames=self.setting("frames"),
+                                n_clips=self.setting("clips"), clip_len=self.setting("clip_len"),
+                                reference_frames=self.setting("reference_frames"))
+            settings = simulator_settings(self.lamp.meta)
+            if settings.note:
+                print(f"note: {settings.note}.", file=sys.stderr)
+            print(f"simulating the reference: {settings.describe()}", file=sys.stderr)
+            self._judge = FidelityJudge(settings, self.lamp.image_size, plan, progress=self.progress)
+        return self._judge
+
+
+def tick_target(ev: Evaluation) -> list[dict]:
+    """One RNN step plus decoding one frame to uint8, as the viewer's engine does, on one thread."""
+    import torch
+
+    lamp, n = ev.lamp, ev.setting("tick_count")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        z = torch.randn(1, lamp.z_dim, generator=torch.Generator().manual_seed(0))
+        rnn_ms, total_ms = [], []
+        with torch.inference_mode():
+            for i in range(n + 50):                  # the first ticks warm caches and allocators
+                t0 = time.perf_counter()
+                z = lamp.rnn(z)
+                t1 = time.perf_counter()
+                frame = (lamp.generator(z)[0] * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+                t2 = time.perf_counter()
+                if i >= 50:
+                    rnn_ms.append((t1 - t0) * 1e3)
+                    total_ms.append((t2 - t0) * 1e3)
+    finally:
+        torch.set_num_threads(threads)
+    q = statistics.quantiles(total_ms, n=20)
+    median, p95 = statistics.median(total_ms), q[18]
+    ev.figures["tick"] = {"ticks": n, "median_ms": median, "p95_ms": p95, "rnn_median_ms": statistics.median(rnn_ms),
+                          "decode_median_ms": median - statistics.median(rnn_ms)}
+    detail = f"(RNN {statistics.median(rnn_ms):.2f} ms + decode; {n} ticks, 1 thread)"
+    return [
+        {"name": "tick cost, median", "target": f"<= {TICK_BUDGET_MS:g} ms",
+         "measured": f"{median:.2f} ms {detail}", "passed": median <= TICK_BUDGET_MS},
+        {"name": "tick cost, p95", "target": f"<= {TICK_BUDGET_MS:g} ms",
+         "measured": f"{p95:.2f} ms", "passed": p95 <= TICK_BUDGET_MS},
+    ]
+
+
+def endurance_target(ev: Evaluation) -> list[dict]:
+    from .endurance import EnduranceConfig, endurance_checks, endurance_figure, run_endurance
+    from .eval_plot import save_png
+
+    config = EnduranceConfig(seeds=ev.setting("seeds"), ticks=ev.setting("ticks"), window=ev.setting("window"),
+                             pairs_per_window=ev.setting("pairs"), history_every=ev.setting("history_every"),
+                             repeat_ratio=ev.args.repeat_ratio)
+    motion = ev.args.motion_reference or ev.judge().motion
+    print(f"endurance: {config.seeds} seeds x {config.ticks:,} ticks in one batch; decoding {config.pairs_per_window} "
+          f"tick pairs per {config.window:,}-tick window and seed ({2 * config.pairs_per_window * config.seeds * config.n_windows:,} "
+          f"frames); keeping every {config.history_every}th latent for the no-repeat search", file=sys.stderr)
+    result = run_endurance(ev.lamp.rnn, ev.lamp.generator, ev.lamp.z_dim, motion, config, progress=ev.progress)
+    ev.endurance = result
+    picture = save_png(endurance_figure(result, title=f"endurance of {ev.label}"), ev.args.out / "endurance.png")
+    ev.pictures.append(picture)
+    rows = endurance_checks(result)
+    ev.figures["endurance"] = {
+        "seeds": config.seeds, "ticks": config.ticks, "window": config.window, "seconds": result.seconds,
+        "decoded_frames": result.decoded_frames, "reference_motion": motion,
+        "worst_abs_mean": float(result.abs_mean.max()), "worst_std_dev": float(result.std_dev.max()),
+        "window_motion_ratio": [float(v) for v in result.window_motion() / motion],
+        "closest_return": float(result.closest_return.min()), "rows": rows,
+    }
+    return rows
+
+
+def fidelity_target(ev: Evaluation) -> list[dict]:
+    from .endurance import advance, seed_latents
+    from .fidelity import fidelity_checks, lamp_frames
+
+    judge = ev.judge()
+    seeds, ticks = ev.setting("seeds"), ev.setting("ticks")
+    start = seed_latents(seeds, ev.lamp.z_dim)
+    if ev.endurance is not None and ev.endurance.config.ticks == ticks:
+        end = ev.endurance.final_latent                       # the same seeds, already run for `ticks` ticks
+    else:
+        end = advance(ev.lamp.rnn, start, ticks, progress=ev.progress, desc=f"running {seeds} seeds")
+    scores = {}
+    for when, z in (("start", start), (f"tick {ticks:,}", end)):
+        frames, segments = lamp_frames(ev.lamp.rnn, ev.lamp.generator, z, judge.plan.ticks_per_seed,
+                                       progress=ev.progress, desc=f"decoding at {when}")
+        scores[when] = judge.score(frames, segments)
+    floor = judge.floor
+    ev.figures["fidelity"] = {"simulator": judge.settings.describe(), "floor": floor, "scores": scores,
+                              "reference_motion": judge.motion}
+    return fidelity_checks(scores, floor)
+
+
+# name -> (function, one-line help); `all` runs them in this order.
+TARGETS = {
+    "tick": (tick_target, "one RNN step plus decoding one frame, on one CPU thread"),
+    "endurance": (endurance_target, "a long run of many seeds: latent in band, frames moving, no repeats"),
+    "fidelity": (fidelity_target, "Frechet distances to the simulator, at the start and after the long run"),
+}
+
+
+def print_table(rows: list[tuple[str, dict]], file=None) -> None:
+    file = file or sys.stdout
+    head = ("target", "check", "wanted", "measured", "")
+    table = [head] + [(t, r["name"], r["target"], r["measured"], "ok" if r["passed"] else "MISSED") for t, r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for k, row in enumerate(table):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip(), file=file)
+        if k == 0:
+            print("  ".join("-" * w for w in widths), file=file)
+
+
+def _write_json(data: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, default=float)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(args):
+    from .checkpoint import load_lamp, random_lamp
+
+    if args.untrained:
+        return random_lamp(seed=0), "an untrained lamp"
+    path = args.checkpoint
+    if path is None:
+        from duralava.checkpoints import default_path
+
+        path = default_path()
+        if not path.exists():
+            raise FileNotFoundError(f"no lamp is shipped yet at {path}; train one, pass --checkpoint PATH, "
+                                    f"or measure an untrained lamp with --untrained.")
+    return load_lamp(path), str(path)
+
+
+def run(args) -> int:
+    import torch
+
+    from .checkpoint import CheckpointError
+    from .endurance import EnduranceError
+    from .fidelity import FidelityError
+
+    torch.set_num_threads(args.threads)
+    names = list(TARGETS) if args.target == "all" else [args.target]
+    try:
+        lamp, label = _load(args)
+        if args.out.exists() and not args.out.is_dir():
+            raise FileExistsError(f"--out {args.out} is a file, not a folder.")
+        ev = Evaluation(lamp=lamp, args=args, label=label, progress=sys.stderr.isatty() or bool(os.environ.get("TQDM_FORCE")))
+        rows: list[tuple[str, dict]] = []
+        for name in names:
+            t0 = time.perf_counter()
+            target_rows = TARGETS[name][0](ev)
+            rows += [(name, r) for r in target_rows]
+            print(f"{name}: {sum(r['passed'] for r in target_rows)} of {len(target_rows)} checks met "
+                  f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    except (CheckpointError, EnduranceError, FidelityError, FileNotFoundError, FileExistsError) as e:
+        print(f"duralava eval: {e}", file=sys.stderr)
+        return 2
+    report = {"lamp": label, "meta": lamp.meta, "targets": names, "quick": bool(args.quick),
+              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "rows": [{"target": t, **r} for t, r in rows], "figures": ev.figures}
+    # One report per target, so measuring one target does not overwrite another's figures.
+    report_path = args.out / f"{'report' if args.target == 'all' else args.target}.json"
+    _write_json(report, report_path)
+    print(f"\n{label}:")
+    print_table(rows)
+    missed = sum(not r["passed"] for _, r in rows)
+    print(f"\n{len(rows) - missed} of {len(rows)} targets met; report in {report_path}"
+          + "".join(f", picture {p}" for p in ev.pictures))
+    return 1 if missed else 0

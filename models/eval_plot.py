@@ -1,0 +1,141 @@
+"""Pictures of an evaluation, drawn with numpy and Pillow only: stacked panels of lines over ticks.
+
+Each panel shows one per-window figure across seeds (the spread as a shaded
+band, the worst seed and the typical seed as lines) against its target band,
+so a reader sees at a glance where a long run left the band, if anywhere.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+INK = (40, 40, 48)
+GRID = (225, 225, 232)
+BAND = (214, 238, 214)           # the target band
+SPREAD = (250, 205, 160)         # min..max over seeds
+TYPICAL = (200, 90, 20)          # median over seeds
+WORST = (150, 30, 30)
+OUT_OF_RANGE = (220, 0, 0)
+
+
+@dataclass
+class Panel:
+    title: str
+    x: np.ndarray                      # (W,) ticks
+    lines: dict[str, np.ndarray]       # name -> (W,) values; "lo"/"hi" shade a spread
+    band: tuple[float, float] | None = None
+    y_range: tuple[float, float] | None = None
+    log: bool = False                  # log10 y axis (values <= 0 are drawn at the bottom)
+    colours: dict[str, tuple] = field(default_factory=dict)
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:                  # Pillow < 10.1 has one bitmap size only
+        return ImageFont.load_default()
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.0e}"
+
+
+def draw_panels(panels: list[Panel], title: str, width: int = 960, panel_height: int = 170) -> Image.Image:
+    pad_l, pad_r, pad_t, pad_b, head = 70, 20, 24, 26, 34
+    height = head + len(panels) * (panel_height + pad_t + pad_b)
+    img = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((pad_l, 8), title, fill=INK, font=_font(16))
+    small = _font(12)
+    for k, p in enumerate(panels):
+        top = head + k * (panel_height + pad_t + pad_b) + pad_t
+        left, right, bottom = pad_l, width - pad_r, top + panel_height
+        x = np.asarray(p.x, np.float64)
+        values = [np.asarray(v, np.float64) for v in p.lines.values()]
+        finite = np.concatenate([v[np.isfinite(v)] for v in values] + [np.zeros(0)])
+        if p.y_range is not None:
+            lo, hi = p.y_range
+        else:
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            if p.band is not None:
+                lo, hi = min(lo, p.band[0]), max(hi, p.band[1])
+        tf = (lambda v: np.log10(np.maximum(v, 1e-30))) if p.log else (lambda v: v)
+        y0, y1 = float(tf(np.float64(lo))), float(tf(np.float64(hi)))
+        if not y1 > y0:
+            y0, y1 = y0 - 0.5, y1 + 0.5
+        x0, x1 = (float(x.min()), float(x.max())) if x.size else (0.0, 1.0)
+        x1 = x1 if x1 > x0 else x0 + 1
+
+        def px(xv):
+            return left + (np.asarray(xv, np.float64) - x0) / (x1 - x0) * (right - left)
+
+        def py(yv):
+            t = (tf(np.asarray(yv, np.float64)) - y0) / (y1 - y0)
+            return bottom - np.clip(t, 0.0, 1.0) * (bottom - top)
+
+        draw.rectangle([left, top, right, bottom], outline=GRID)
+        if p.band is not None:
+            draw.rectangle([left, py(p.band[1]), right, py(p.band[0])], fill=BAND)
+        for frac in (0.0, 0.5, 1.0):
+            yv = y0 + frac * (y1 - y0)
+            label = 10 ** yv if p.log else yv
+            yy = bottom - frac * (bottom - top)
+            draw.line([left, yy, right, yy], fill=GRID)
+            draw.text((4, yy - 7), _fmt(label), fill=INK, font=small)
+        for frac in (0.0, 0.5, 1.0):
+            xv = x0 + frac * (x1 - x0)
+            label = f"{xv:,.0f}"
+            # Left, centre and right aligned, so the end labels stay inside the picture.
+            draw.text((px(xv) - frac * draw.textlength(label, font=small), bottom + 6), label, fill=INK, font=small)
+        draw.text((left + 4, top - 18), p.title, fill=INK, font=_font(13))
+        if "lo" in p.lines and "hi" in p.lines and x.size > 1:
+            lo_y, hi_y = py(p.lines["lo"]), py(p.lines["hi"])
+            ok = np.isfinite(p.lines["lo"]) & np.isfinite(p.lines["hi"])
+            poly = [(float(a), float(b)) for a, b in zip(px(x)[ok], hi_y[ok])]
+            poly += [(float(a), float(b)) for a, b in zip(px(x)[ok][::-1], lo_y[ok][::-1])]
+            if len(poly) >= 3:
+                draw.polygon(poly, fill=SPREAD)
+        legend_x = right - 10
+        for name, v in p.lines.items():
+            if name in ("lo", "hi"):
+                continue
+            colour = p.colours.get(name, TYPICAL)
+            v = np.asarray(v, np.float64)
+            pts = [(float(a), float(b)) for a, b, ok in zip(px(x), py(v), np.isfinite(v)) if ok]
+            if len(pts) > 1:
+                draw.line(pts, fill=colour, width=2)
+            elif pts:
+                draw.ellipse([pts[0][0] - 2, pts[0][1] - 2, pts[0][0] + 2, pts[0][1] + 2], fill=colour)
+            # Values past the top, and NaN windows, are marked in red along the top edge; below, the bottom.
+            with np.errstate(all="ignore"):
+                over = ~np.isfinite(v) | (tf(v) > y1)
+                under = np.isfinite(v) & (tf(v) < y0)
+            for xx in px(x)[over]:
+                draw.line([xx, top, xx, top + 6], fill=OUT_OF_RANGE, width=2)
+            for xx in px(x)[under]:
+                draw.line([xx, bottom - 6, xx, bottom], fill=OUT_OF_RANGE, width=2)
+            tw = draw.textlength(name, font=small)
+            legend_x -= tw + 24
+            draw.line([legend_x, top - 10, legend_x + 14, top - 10], fill=colour, width=2)
+            draw.text((legend_x + 18, top - 17), name, fill=INK, font=small)
+    return img
+
+
+def save_png(img: Image.Image, path) -> Path:
+    """Write a PNG beside ``path`` and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        img.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

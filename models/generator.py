@@ -1,0 +1,112 @@
+"""The frame generator: a latent ``z`` (B, Z) becomes one lava-lamp frame (B, 3, S, S) in [0, 1].
+
+A DCGAN decoder: a transposed convolution lifts ``z`` to a 4x4 map, then each
+stage doubles the resolution and halves the channels, and a last stage
+produces RGB through a sigmoid. With ``width=32`` the stages carry
+256/128/64/32 channels (the original duralava's ~0.95 M parameters), which
+decodes one 64x64 frame in about 1.4 ms on one CPU thread.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .latent import Z_DIM
+
+IMAGE_SIZES = (16, 32, 64, 128, 256)
+NORMS = ("batch", "pixel", "none")
+
+
+@dataclass
+class GeneratorConfig:
+    z_dim: int = Z_DIM
+    image_size: int = 64
+    width: int = 32          # channels of the last hidden stage; earlier stages double it
+    norm: str = "batch"      # "batch" (DCGAN), "pixel" (batch-independent) or "none"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.z_dim, int) or not 1 <= self.z_dim <= 4096:
+            raise ValueError(f"generator z_dim must be an integer from 1 to 4096, not {self.z_dim!r}")
+        if self.image_size not in IMAGE_SIZES:
+            raise ValueError(f"generator image_size must be one of {IMAGE_SIZES}, not {self.image_size!r}")
+        if not isinstance(self.width, int) or not 1 <= self.width <= 256:
+            raise ValueError(f"generator width must be an integer from 1 to 256, not {self.width!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"generator norm must be one of {NORMS}, not {self.norm!r}")
+
+    @property
+    def stages(self) -> int:
+        """Upsampling stages after the 4x4 start, the RGB stage included."""
+        return int(math.log2(self.image_size // 4))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class PixelNorm(nn.Module):
+    """Scales each pixel's feature vector to unit RMS: a norm that does not depend on the batch."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "pixel":
+        return PixelNorm()
+    return nn.Identity()
+
+
+class Generator(nn.Module):
+    def __init__(self, config: GeneratorConfig | None = None):
+        super().__init__()
+        self.config = config = config or GeneratorConfig()
+        # Channels per resolution: 4x4 carries width * 2^(stages-1), halving each stage.
+        channels = [config.width * 2 ** (config.stages - 1 - i) for i in range(config.stages)]
+        layers: list[nn.Module] = [
+            # (B, Z, 1, 1) -> (B, C0, 4, 4)
+            nn.ConvTranspose2d(config.z_dim, channels[0], 4, 1, 0, bias=False),
+            _norm(config.norm, channels[0]),
+            nn.ReLU(inplace=True),
+        ]
+        for c_in, c_out in zip(channels[:-1], channels[1:]):
+            # (B, c_in, s, s) -> (B, c_out, 2s, 2s)
+            layers += [
+                nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
+                _norm(config.norm, c_out),
+                nn.ReLU(inplace=True),
+            ]
+        # (B, width, S/2, S/2) -> (B, 3, S, S)
+        layers += [nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1), nn.Sigmoid()]
+        self.net = nn.Sequential(*layers)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # DCGAN's init: N(0, 0.02) convolutions, BatchNorm scales near 1.
+        for m in self.modules():
+            if isinstance(m, nn.ConvTranspose2d):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1.0, 0.02)
+                nn.init.zeros_(m.bias)
+
+    @property
+    def z_dim(self) -> int:
+        return self.config.z_dim
+
+    @property
+    def image_size(self) -> int:
+        return self.config.image_size
+
+    def forward(self, z: Tensor) -> Tensor:
+        # (B, Z) -> (B, 3, S, S) in [0, 1]
+        if z.dim() != 2 or z.shape[1] != self.config.z_dim:
+            raise ValueError(f"the generator takes latents of shape (batch, {self.config.z_dim}), "
+                             f"not {tuple(z.shape)}")
+        return self.net(z[:, :, None, None])

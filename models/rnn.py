@@ -1,0 +1,76 @@
+"""The latent RNN: one tick of the lamp, ``z_t`` (B, Z) -> ``z_{t+1}`` (B, Z), renormalised.
+
+The latent itself is the whole recurrent state: an MLP reads ``z`` beside an
+optional noise input and proposes a small residual step, and the result is
+renormalised so every tick lands back on the sphere the generator was trained on.
+The noise input is the lamp's knob for outside disturbance: zeros give its own
+motion, ``amplitude * randn`` stirs it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .latent import Z_DIM, renormalise
+
+
+@dataclass
+class RNNConfig:
+    z_dim: int = Z_DIM
+    hidden: int = 512
+    layers: int = 2           # hidden layers of the MLP
+    residual: bool = True     # z_next = renormalise(z + step): slow motion is the easy default
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.z_dim, int) or not 1 <= self.z_dim <= 4096:
+            raise ValueError(f"rnn z_dim must be an integer from 1 to 4096, not {self.z_dim!r}")
+        if not isinstance(self.hidden, int) or not 1 <= self.hidden <= 8192:
+            raise ValueError(f"rnn hidden must be an integer from 1 to 8192, not {self.hidden!r}")
+        if not isinstance(self.layers, int) or not 1 <= self.layers <= 16:
+            raise ValueError(f"rnn layers must be an integer from 1 to 16, not {self.layers!r}")
+        if not isinstance(self.residual, bool):
+            raise ValueError(f"rnn residual must be true or false, not {self.residual!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class LatentRNN(nn.Module):
+    def __init__(self, config: RNNConfig | None = None):
+        super().__init__()
+        self.config = config = config or RNNConfig()
+        layers: list[nn.Module] = []
+        width = 2 * config.z_dim  # [z, noise]
+        for _ in range(config.layers):
+            layers += [nn.Linear(width, config.hidden), nn.LeakyReLU(0.2, inplace=True)]
+            width = config.hidden
+        layers.append(nn.Linear(width, config.z_dim))
+        self.net = nn.Sequential(*layers)
+        if config.residual:
+            # Start as a slow drift: the first ticks barely move z, as in a real lamp.
+            nn.init.normal_(self.net[-1].weight, 0.0, 0.01)
+            nn.init.zeros_(self.net[-1].bias)
+
+    @property
+    def z_dim(self) -> int:
+        return self.config.z_dim
+
+    def forward(self, z: Tensor, noise: Tensor | None = None) -> Tensor:
+        # z, noise: (B, Z) -> z_next: (B, Z), renormalised
+        return renormalise(self.propose(z, noise))
+
+    def propose(self, z: Tensor, noise: Tensor | None = None) -> Tensor:
+        """The step before renormalisation (B, Z): training penalises its moments, so the
+        renormalisation stays a small correction rather than the RNN's crutch."""
+        if z.dim() != 2 or z.shape[1] != self.config.z_dim:
+            raise ValueError(f"the latent RNN takes latents of shape (batch, {self.config.z_dim}), "
+                             f"not {tuple(z.shape)}")
+        if noise is None:
+            noise = torch.zeros_like(z)
+        elif noise.shape != z.shape:
+            raise ValueError(f"the noise input must have the latent's shape {tuple(z.shape)}, "
+                             f"not {tuple(noise.shape)}")
+        step = self.net(torch.cat([z, noise], dim=1))
+        return z + step if self.config.residual else step

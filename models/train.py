@@ -1,0 +1,349 @@
+"""The training loop: generator, latent RNN and both discriminators, one adversarial step at a time.
+
+Each step rolls the RNN ``seq`` ticks from latents carried over from the last
+batch (a few chains restart from fresh noise), decodes every tick into a frame,
+then (1) updates the frame and temporal discriminators with a hinge loss and
+(2) updates the generator and RNN against both, plus the moment penalty on
+every tick's proposal. Carrying latents across batches is what teaches the RNN
+to continue from its own states indefinitely, as the viewer will ask it to.
+
+:class:`Trainer` owns everything; ``run()`` loops with a progress bar and saves
+the viewer's lamp (EMA weights) and the resumable training state every few
+minutes, atomically. The same code runs under ``torchrun`` with
+DistributedDataParallel (gloo on CPU).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import latent
+from .checkpoint import CheckpointError, load_training_state, save_lamp, save_training_state
+from .frame_discriminator import FrameDiscriminator, FrameDiscriminatorConfig
+from .generator import Generator, GeneratorConfig
+from .rnn import LatentRNN, RNNConfig
+from .temporal_discriminator import TemporalDiscriminator, TemporalDiscriminatorConfig
+from .train_cmd import TrainConfig, TrainError
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """CUDA, then Apple MPS, then CPU, unless one is named."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            name = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            name = "mps"
+        else:
+            name = "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainError("--device cuda was asked for, but torch sees no CUDA device here.")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise TrainError("--device mps was asked for, but torch sees no Apple MPS device here.")
+    if name not in ("cpu", "cuda", "mps"):
+        raise TrainError(f"unknown device {name!r}; choose cpu, cuda or mps.")
+    return torch.device(name)
+
+
+class LampRoll(nn.Module):
+    """Generator and RNN as one module (one DDP wrapper): roll ``T`` ticks and decode each."""
+
+    def __init__(self, generator: Generator, rnn: LatentRNN):
+        super().__init__()
+        self.generator, self.rnn = generator, rnn
+
+    def forward(self, z0: Tensor, noise: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        # z0: (B, Z), noise: (B, T, Z) -> frames (B, T, 3, S, S), proposals (B, T, Z), z_T (B, Z)
+        z, proposals, states = z0, [], []
+        for t in range(noise.shape[1]):
+            raw = self.rnn.propose(z, noise[:, t])
+            z = latent.renormalise(raw)
+            proposals.append(raw)
+            states.append(z)
+        zs = torch.stack(states, dim=1)                                   # (B, T, Z)
+        frames = self.generator(zs.flatten(0, 1))                         # (B*T, 3, S, S)
+        return frames.unflatten(0, zs.shape[:2]), torch.stack(proposals, dim=1), z
+
+
+def hinge_d(real: Tensor, fake: Tensor) -> Tensor:
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig):
+        from .dataset import open_training_data
+
+        self.cfg = cfg
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        device = pick_device(cfg.device)
+        if device.type == "cuda" and self.world > 1:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        self.device = device
+        if device.type == "cpu":
+            torch.set_num_threads(max(1, cfg.threads))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("gloo" if device.type == "cpu" else "nccl")
+        self.out = Path(cfg.out)
+        self.is_main = self.rank == 0
+        torch.manual_seed(cfg.seed * 7919 + self.rank)
+        self.rng = torch.Generator().manual_seed(cfg.seed * 7919 + self.rank + 1)
+
+        state_path = self.out / "state.safetensors"
+        resumed = None
+        if cfg.resume and state_path.exists():
+            resumed = load_training_state(state_path)
+        nets = resumed[1]["networks"] if resumed else {
+            "generator": asdict(GeneratorConfig(image_size=cfg.image_size, width=cfg.g_width)),
+            "rnn": asdict(RNNConfig(hidden=cfg.rnn_hidden)),
+            "frame_d": asdict(FrameDiscriminatorConfig(image_size=cfg.image_size, width=cfg.d_width)),
+            "temporal_d": asdict(TemporalDiscriminatorConfig(image_size=cfg.image_size, width=cfg.td_width,
+                                                             features=16 * cfg.td_width, hidden=16 * cfg.td_width)),
+        }
+        self.net_configs = nets
+        try:
+            self.generator = Generator(GeneratorConfig(**nets["generator"]))
+            self.rnn = LatentRNN(RNNConfig(**nets["rnn"]))
+            self.d_frame = FrameDiscriminator(FrameDiscriminatorConfig(**nets["frame_d"]))
+            self.d_temporal = TemporalDiscriminator(TemporalDiscriminatorConfig(**nets["temporal_d"]))
+        except (TypeError, ValueError, KeyError) as e:
+            raise TrainError(f"the network settings are unusable: {e}.") from None
+        self.image_size = self.generator.config.image_size
+        cl = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+        for net in (self.generator, self.rnn, self.d_frame, self.d_temporal):
+            net.to(device=device, memory_format=cl)
+        self.memory_format = cl
+        self.g_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        self.rnn_ema = copy.deepcopy(self.rnn).eval().requires_grad_(False)
+
+        g_params = list(self.generator.parameters()) + list(self.rnn.parameters())
+        d_params = list(self.d_frame.parameters()) + list(self.d_temporal.parameters())
+        self.opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=cfg.betas)
+
+        self.roll = LampRoll(self.generator, self.rnn)
+        self.roll_ddp, self.d_frame_ddp, self.d_temporal_ddp = self.roll, self.d_frame, self.d_temporal
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [device.index] if device.type == "cuda" else None
+            self.roll_ddp = DDP(self.roll, device_ids=ids)
+            self.d_frame_ddp = DDP(self.d_frame, device_ids=ids)
+            self.d_temporal_ddp = DDP(self.d_temporal, device_ids=ids)
+
+        self.step = 0
+        self.wall_time_s = 0.0
+        self.images_seen = 0
+        self.data, self.data_info = open_training_data(cfg, self.image_size, self.rank, self.world)
+        self.carry = latent.sample(cfg.batch, self.generator.z_dim, generator=self.rng).to(device)
+        if resumed:
+            self._restore(*resumed)
+
+    # --- one step -------------------------------------------------------------------------------
+
+    def train_step(self, real: Tensor) -> dict[str, float]:
+        cfg, dev = self.cfg, self.device
+        real = real.to(dev, non_blocking=True)                                    # (B, T, 3, S, S)
+        b, t = real.shape[:2]
+        z_dim = self.generator.z_dim
+        if self.carry.shape[0] != b:
+            self.carry = latent.sample(b, z_dim, generator=self.rng).to(dev)
+        fresh = latent.sample(b, z_dim, generator=self.rng).to(dev)
+        restart = (torch.rand(b, generator=self.rng) < cfg.reset_prob).to(dev)
+        z0 = torch.where(restart[:, None], fresh, self.carry)
+        stir = (torch.rand(b, 1, 1, generator=self.rng) < cfg.noise_prob) * torch.rand(b, 1, 1, generator=self.rng)
+        noise = (stir * torch.randn(b, t, z_dim, generator=self.rng)).to(dev)   # (B, T, Z)
+
+        fake, proposals, z_last = self.roll_ddp(z0, noise)
+        self.carry = z_last.detach()
+        # The frame discriminator judges a few frames per clip: neighbours in a clip are near copies.
+        k = min(cfg.frame_d_frames, t)
+        rows = torch.arange(b, device=dev)[:, None]
+        pick = torch.rand(b, t, generator=self.rng).argsort(dim=1)[:, :k].to(dev)  # (B, k)
+        real_f = real[rows, pick].flatten(0, 1).contiguous(memory_format=self.memory_format)
+        fake_f = fake[rows, pick].flatten(0, 1).contiguous(memory_format=self.memory_format)
+
+        # (1) update D: one forward per discriminator over real and fake together.
+        n = real_f.shape[0]
+        frame_logits = self.d_frame_ddp(torch.cat([real_f, fake_f.detach()]))
+        clip_logits = self.d_temporal_ddp(torch.cat([real, fake.detach()]))
+        loss_d_frame = hinge_d(frame_logits[:n], frame_logits[n:])
+        loss_d_clip = hinge_d(clip_logits[:b], clip_logits[b:])
+        self.opt_d.zero_grad(set_to_none=True)
+        (loss_d_frame + loss_d_clip).backward()
+        self.opt_d.step()
+
+        # (2) update G and the RNN: against the updated discriminators, plus the moment penalty.
+        for d in (self.d_frame, self.d_temporal):
+            d.requires_grad_(False)
+        loss_g_frame = -self.d_frame(fake_f).mean()
+        loss_g_clip = -self.d_temporal(fake).mean()
+        penalty = latent.moment_penalty(proposals)
+        self.opt_g.zero_grad(set_to_none=True)
+        (loss_g_frame + loss_g_clip + cfg.moment_weight * penalty).backward()
+        self.opt_g.step()
+        for d in (self.d_frame, self.d_temporal):
+            d.requires_grad_(True)
+        self._update_ema()
+
+        self.step += 1
+        self.images_seen += b * t * self.world
+        with torch.no_grad():
+            mean, std, skew, kurt = latent.moments(proposals.detach())
+        return {
+            "loss/d_frame": loss_d_frame.item(), "loss/d_clip": loss_d_clip.item(),
+            "loss/g_frame": loss_g_frame.item(), "loss/g_clip": loss_g_clip.item(),
+            "loss/moments": penalty.item(),
+            "latent/mean": mean.mean().item(), "latent/std": std.mean().item(),
+            "latent/skew": skew.mean().item(), "latent/kurt": kurt.mean().item(),
+            "d/real_frame": frame_logits[:n].mean().item(), "d/fake_frame": frame_logits[n:].mean().item(),
+        }
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        # Ramp the decay in, so early lamps are not dominated by the random initial weights.
+        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
+        for ema, live in ((self.g_ema, self.generator), (self.rnn_ema, self.rnn)):
+            for pe, p in zip(ema.parameters(), live.parameters()):
+                pe.lerp_(p, 1 - decay)
+            for be, b in zip(ema.buffers(), live.buffers()):
+                be.copy_(b)
+
+    # --- files ----------------------------------------------------------------------------------
+
+    def lamp_meta(self) -> dict:
+        return {
+            "steps": self.step, "wall_time_s": round(self.wall_time_s, 1), "images_seen": self.images_seen,
+            "data": self.data_info, "palette": self.data_info.get("params", {}).get("palette", self.cfg.palette),
+            "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
+            "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
+                                                          "reset_prob", "noise_prob")},
+        }
+
+    def save_lamp(self, path: Path | None = None) -> Path:
+        path = path or self.out / "lamp.safetensors"
+        g, r = copy.deepcopy(self.g_ema).cpu(), copy.deepcopy(self.rnn_ema).cpu()
+        save_lamp(path, g.to(memory_format=torch.contiguous_format), r, self.lamp_meta(), fp16=self.cfg.fp16_lamp)
+        return path
+
+    def save_state(self, path: Path | None = None) -> Path:
+        path = path or self.out / "state.safetensors"
+        tensors: dict[str, Tensor] = {}
+        nets = {"generator": self.generator, "rnn": self.rnn, "generator_ema": self.g_ema, "rnn_ema": self.rnn_ema,
+                "frame_d": self.d_frame, "temporal_d": self.d_temporal}
+        for prefix, net in nets.items():
+            for name, t in net.state_dict().items():
+                tensors[f"{prefix}.{name}"] = t.detach().cpu().contiguous()
+        groups = {}
+        for prefix, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            sd = opt.state_dict()
+            for idx, st in sd["state"].items():
+                for key, val in st.items():
+                    tensors[f"{prefix}.{idx}.{key}"] = torch.as_tensor(val).detach().cpu().contiguous()
+            groups[prefix] = sd["param_groups"]
+        tensors["carry.z"] = self.carry.detach().cpu()
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.trainer"] = self.rng.get_state()
+        meta = {"step": self.step, "wall_time_s": self.wall_time_s, "images_seen": self.images_seen,
+                "networks": self.net_configs, "param_groups": groups, "data": self.data_info,
+                "data_rng": self.data.state() if hasattr(self.data, "state") else None,
+                "config": {k: v for k, v in asdict(self.cfg).items()}}
+        save_training_state(path, tensors, json.loads(json.dumps(meta, default=str)))
+        return path
+
+    def _restore(self, tensors: dict[str, Tensor], meta: dict) -> None:
+        nets = {"generator": self.generator, "rnn": self.rnn, "generator_ema": self.g_ema, "rnn_ema": self.rnn_ema,
+                "frame_d": self.d_frame, "temporal_d": self.d_temporal}
+        try:
+            for prefix, net in nets.items():
+                sd = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+                net.load_state_dict(sd, strict=True)
+            for prefix, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+                state: dict[int, dict] = {}
+                for k, v in tensors.items():
+                    if k.startswith(prefix + "."):
+                        _, idx, key = k.split(".", 2)
+                        state.setdefault(int(idx), {})[key] = v.to(self.device) if key != "step" else v
+                opt.load_state_dict({"state": state, "param_groups": meta["param_groups"][prefix]})
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"the training state does not fit these networks ({str(e).splitlines()[0]}).") from None
+        # Learning rates come from this run's settings, so a resumed run can change them.
+        for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+            for g in opt.param_groups:
+                g["lr"], g["betas"] = lr, tuple(self.cfg.betas)
+        self.step = int(meta["step"])
+        self.wall_time_s = float(meta.get("wall_time_s", 0.0))
+        self.images_seen = int(meta.get("images_seen", 0))
+        if self.rank == 0 and tensors["carry.z"].shape[0] == self.cfg.batch:
+            self.carry = tensors["carry.z"].to(self.device)
+        if self.rank == 0:
+            torch.set_rng_state(tensors["rng.torch"])
+            self.rng.set_state(tensors["rng.trainer"])
+            if meta.get("data_rng") and hasattr(self.data, "set_state"):
+                self.data.set_state(meta["data_rng"])
+
+
+def run(cfg: TrainConfig) -> Trainer:
+    """Train until the step or time budget is spent (or SIGINT/SIGTERM), saving as it goes."""
+    from .train_log import TrainLog
+
+    trainer = Trainer(cfg)
+    log = TrainLog(trainer)
+    stop = {"signal": None}
+
+    def _stop(signum, _frame):
+        stop["signal"] = signum
+
+    old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)} if _in_main_thread() else {}
+    start, first_step = time.monotonic(), trainer.step
+    last_save = last_sample = start
+    try:
+        log.begin()
+        while stop["signal"] is None:
+            done = trainer.step - first_step
+            elapsed = time.monotonic() - start
+            if cfg.steps is not None and done >= cfg.steps:
+                break
+            if cfg.minutes is not None and elapsed >= cfg.minutes * 60:
+                break
+            t0 = time.monotonic()
+            stats = trainer.train_step(next(trainer.data))
+            dt = time.monotonic() - t0
+            trainer.wall_time_s += dt
+            if not all(np.isfinite(v) for v in stats.values()):
+                raise TrainError(f"training diverged at step {trainer.step} (a loss became NaN or infinite); "
+                                 f"resume from the last saved state with a lower learning rate.")
+            log.step(stats, dt)
+            now = time.monotonic()
+            if now - last_sample >= cfg.sample_every_min * 60:
+                log.samples()
+                last_sample = now
+            if now - last_save >= cfg.save_every_min * 60:
+                log.save()
+                last_save = now
+        log.save()
+        log.samples()
+        log.end(stop["signal"])
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        log.close()
+        if trainer.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+    return trainer
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

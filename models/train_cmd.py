@@ -1,0 +1,158 @@
+"""`duralava train`: train a lamp from the simulator (default) or a dataset directory; resumable.
+
+Writes OUT/lamp.safetensors (what the viewer plays: EMA generator + RNN),
+OUT/state.safetensors (everything needed to resume), OUT/train.log,
+OUT/samples/ (sample grids, real.png beside them, timelapse.mp4) and OUT/tb/
+(TensorBoard). Runs as-is under ``torchrun --nproc_per_node N`` for several
+processes (DistributedDataParallel; gloo on CPU).
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import dataclass
+
+
+class TrainError(ValueError):
+    """A training request that cannot run; ``str()`` is one sentence for the user."""
+
+
+@dataclass
+class TrainConfig:
+    out: str = "runs/default"
+    data: str | None = None          # a dataset directory; None trains from the simulator
+    preset: str = "classic"
+    palette: str = "classic"
+    sim_frames: int = 32000          # simulator frames made once and reused (cached under out/frames)
+    steps: int | None = None         # steps to train in this run (None: no step limit)
+    minutes: float | None = None     # wall-clock budget of this run (None: no time limit)
+    batch: int = 32                  # clips per step (per process under torchrun)
+    seq: int = 8                     # ticks per clip
+    stride: int = 1                  # dataset frames per tick
+    image_size: int = 64
+    g_width: int = 16
+    rnn_hidden: int = 512
+    d_width: int = 16
+    td_width: int = 16
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    moment_weight: float = 1.0
+    reset_prob: float = 0.1          # chance per chain per step of restarting from fresh noise
+    noise_prob: float = 0.25         # chance per chain of a random noise input (the viewer's stir)
+    frame_d_frames: int = 2          # frames per clip the frame discriminator judges
+    ema_decay: float = 0.999
+    save_every_min: float = 5.0
+    sample_every_min: float = 5.0
+    log_every: int = 10
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 2
+    fp16_lamp: bool = False
+    resume: bool = False
+    dry_run: bool = False
+    progress: bool = True
+    command: str = ""
+
+    @staticmethod
+    def dry(**overrides) -> "TrainConfig":
+        """Tiny settings that run the whole program in seconds."""
+        base = dict(out="runs/dry-run", sim_frames=96, steps=2, batch=4, seq=4, image_size=32, g_width=4,
+                    rnn_hidden=32, d_width=4, td_width=4, save_every_min=0.0, sample_every_min=0.0,
+                    log_every=1, dry_run=True)
+        base.update(overrides)
+        return TrainConfig(**base)
+
+
+# flag -> TrainConfig field, for the flags whose default comes from the config (or its --dry-run variant)
+SETTINGS = {
+    "out": "out", "data": "data", "preset": "preset", "palette": "palette", "sim_frames": "sim_frames",
+    "steps": "steps", "minutes": "minutes", "batch": "batch", "seq": "seq", "stride": "stride",
+    "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
+    "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d, tiny = TrainConfig(), TrainConfig.dry()
+    p.add_argument("--out", help=f"run folder (default {d.out}; {tiny.out} with --dry-run)")
+    p.add_argument("--data", metavar="DIR",
+                   help="train on a dataset directory (frames.npy + meta.json) instead of the simulator")
+    p.add_argument("--preset", help=f"simulator preset (default {d.preset})")
+    p.add_argument("--palette", help=f"simulator palette (default {d.palette})")
+    p.add_argument("--sim-frames", type=int, help=f"simulator frames made once and reused (default {d.sim_frames})")
+    p.add_argument("--steps", type=int, help="train this many more steps (default: until stopped with Ctrl-C)")
+    p.add_argument("--minutes", type=float, help="train this many more minutes")
+    p.add_argument("--batch", type=int, help=f"clips per step, per process (default {d.batch})")
+    p.add_argument("--seq", type=int, help=f"ticks per clip (default {d.seq})")
+    p.add_argument("--stride", type=int, help=f"dataset frames per tick (default {d.stride})")
+    p.add_argument("--image-size", type=int, help=f"frame size (default {d.image_size})")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/state.safetensors if it exists")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where to train (default: CUDA, then MPS, then CPU)")
+    p.add_argument("--threads", type=int, help=f"torch CPU threads (default {d.threads})")
+    p.add_argument("--save-every-min", type=float,
+                   help=f"minutes between saves of the lamp and the training state (default {d.save_every_min})")
+    p.add_argument("--sample-every-min", type=float,
+                   help=f"minutes between sample grids (default {d.sample_every_min})")
+    p.add_argument("--lr-g", type=float, help=f"generator and RNN learning rate (default {d.lr_g})")
+    p.add_argument("--lr-d", type=float, help=f"discriminators' learning rate (default {d.lr_d})")
+    p.add_argument("--seed", type=int, help=f"seed for networks, latents and data (default {d.seed})")
+    p.add_argument("--fp16", action="store_true", help="store the lamp's weights as float16 (half the file)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true", help="a tiny run through the whole program, in seconds")
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The run as one command with the flags it was given, for the lamp's provenance."""
+    words = ["duralava", "train"]
+    for key, value in vars(args).items():
+        if key.startswith("_") or key == "command" or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        words += [flag] if value is True else [flag, str(value)]
+    return shlex.join(words)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Flags given override the defaults (the tiny ones with --dry-run)."""
+    given = {field: getattr(args, flag) for flag, field in SETTINGS.items() if getattr(args, flag) is not None}
+    given.update(resume=args.resume, fp16_lamp=args.fp16, progress=not args.no_progress,
+                 command=command_line(args))
+    return TrainConfig.dry(**given) if args.dry_run else TrainConfig(**given)
+
+
+def validate(cfg: TrainConfig) -> None:
+    for name in ("batch", "seq", "stride", "sim_frames", "threads"):
+        if getattr(cfg, name) < 1:
+            raise TrainError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(cfg, name)}.")
+    if cfg.seq < 2:
+        raise TrainError("--seq must be at least 2: the temporal discriminator judges motion between frames.")
+    if cfg.steps is not None and cfg.steps < 0:
+        raise TrainError(f"--steps must not be negative, not {cfg.steps}.")
+    if cfg.minutes is not None and cfg.minutes <= 0:
+        raise TrainError(f"--minutes must be positive, not {cfg.minutes}.")
+    if cfg.save_every_min < 0 or cfg.sample_every_min < 0:
+        raise TrainError("--save-every-min and --sample-every-min must not be negative.")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .checkpoint import CheckpointError
+    from .dataset import DatasetError
+    from .train import run as train
+
+    try:
+        cfg = config_from_args(args)
+        validate(cfg)
+        trainer = train(cfg)
+    except (TrainError, DatasetError, CheckpointError) as e:
+        print(f"duralava train: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:  # the simulator's and renderer's own input errors
+        if type(e).__module__.startswith("duralava."):
+            print(f"duralava train: {e}", file=sys.stderr)
+            return 1
+        raise
+    print(f"trained to step {trainer.step}; lamp: {trainer.out / 'lamp.safetensors'}", file=sys.stderr)
+    return 0

@@ -1,0 +1,219 @@
+"""What a training run shows and leaves behind: progress bar, train.log, TensorBoard, sample grids, timelapse.
+
+Only the first process of a run writes anything. Sample grids come from fixed
+latents (the same lamps every time), rolled by the EMA RNN and drawn by the
+EMA generator: eight lamps down, time across. At the end of a run the grids
+so far become ``samples/timelapse.mp4``: the lamps learning to be lamps.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+GRID_LAMPS = 8        # rows of a sample grid
+GRID_TICKS = 8        # columns
+GRID_TICK_GAP = 4     # RNN ticks between columns: motion is slow, so spread it out
+GRID_SEED = 1234
+
+
+def grid_image(frames: np.ndarray, gap: int = 2) -> np.ndarray:
+    """uint8 (rows, cols, S, S, 3) -> one uint8 picture with ``gap``-pixel dark lines between frames."""
+    rows, cols, s = frames.shape[:3]
+    out = np.full((rows * (s + gap) - gap, cols * (s + gap) - gap, 3), 16, np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            out[r * (s + gap):r * (s + gap) + s, c * (s + gap):c * (s + gap) + s] = frames[r, c]
+    return out
+
+
+def save_png(path: Path, image: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    Image.fromarray(image).save(tmp)
+    os.replace(tmp, path)
+
+
+def write_timelapse(path: Path, images: list[Path], fps: float = 4.0) -> Path | None:
+    """Sample grids -> an H.264 MP4 (written beside ``path``, then renamed); None if fewer than two grids."""
+    import av
+    from PIL import Image
+
+    if len(images) < 2:
+        return None
+    first = np.asarray(Image.open(images[0]).convert("RGB"))
+    h, w = (first.shape[0] + 1) // 2 * 2, (first.shape[1] + 1) // 2 * 2   # yuv420p wants even sizes
+    fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=path.parent)
+    os.close(fd)
+    try:
+        with av.open(tmp, "w") as container:
+            stream = container.add_stream("libx264", rate=int(round(fps)))
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            for p in images:
+                img = np.zeros((h, w, 3), np.uint8)
+                pic = np.asarray(Image.open(p).convert("RGB"))[:h, :w]
+                img[:pic.shape[0], :pic.shape[1]] = pic
+                for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class TrainLog:
+    def __init__(self, trainer):
+        self.t = trainer
+        self.cfg = trainer.cfg
+        self.on = trainer.is_main
+        self.out = Path(self.cfg.out)
+        self.bar = None
+        self.writer = None
+        self.file = None
+        self.window: list[tuple[dict, float]] = []
+        self.z_fixed = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        if not self.on:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.out / "train.log", "a", buffering=1)
+        t, cfg = self.t, self.cfg
+        params = {name: sum(p.numel() for p in net.parameters()) for name, net in
+                  (("generator", t.generator), ("rnn", t.rnn), ("frame_d", t.d_frame), ("temporal_d", t.d_temporal))}
+        self.write(f"=== {_now()} {'resume at step ' + str(t.step) if t.step else 'start'}: {cfg.command}")
+        self.write(f"device {t.device} x{t.world}, torch threads {torch.get_num_threads()}, parameters {params}")
+        self.write(f"data {json.dumps(t.data_info)}")
+        self.write(f"config {json.dumps({k: v for k, v in vars(cfg).items() if k != 'command'})}")
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.out / "tb"))
+        except ImportError:  # TensorBoard is a dependency, but a missing one should not stop training
+            self.write("tensorboard is not installed; scalars go to train.log only")
+        if cfg.progress:
+            from tqdm import tqdm
+
+            total = cfg.steps if cfg.steps is not None else None
+            self.bar = tqdm(total=total, desc="train", unit="step", dynamic_ncols=True,
+                            mininterval=1.0 if sys.stderr.isatty() else 30.0)
+        self._save_real_grid()
+
+    def step(self, stats: dict, dt: float) -> None:
+        if not self.on:
+            return
+        self.window.append((stats, dt))
+        t = self.t
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"D {stats['loss/d_frame']:.2f}/{stats['loss/d_clip']:.2f} "
+                                     f"G {stats['loss/g_frame']:.2f}/{stats['loss/g_clip']:.2f} "
+                                     f"skew {stats['latent/skew']:+.2f} kurt {stats['latent/kurt']:.2f}",
+                                     refresh=False)
+        if t.step % max(1, self.cfg.log_every) and not self.cfg.dry_run:
+            return
+        mean = {k: float(np.mean([s[k] for s, _ in self.window])) for k in stats}
+        secs = sum(d for _, d in self.window)
+        per_step = self.cfg.batch * self.cfg.seq * t.world
+        mean["speed/images_per_s"] = per_step * len(self.window) / max(secs, 1e-9)
+        mean["speed/s_per_step"] = secs / len(self.window)
+        self.window.clear()
+        if self.writer is not None:
+            for k, v in mean.items():
+                self.writer.add_scalar(k, v, t.step)
+        self.write(f"step {t.step:7d}  " + "  ".join(f"{k.split('/')[-1]} {v:.3f}" for k, v in mean.items()),
+                   echo=self.cfg.dry_run)
+
+    @torch.no_grad()
+    def samples(self) -> Path | None:
+        if not self.on:
+            return None
+        t = self.t
+        if self.z_fixed is None:
+            from .latent import sample
+
+            self.z_fixed = sample(GRID_LAMPS, t.generator.z_dim, generator=torch.Generator().manual_seed(GRID_SEED))
+        z = self.z_fixed.to(t.device)
+        columns = []
+        for c in range(GRID_TICKS):
+            if c:
+                for _ in range(GRID_TICK_GAP):
+                    z = t.rnn_ema(z)
+            columns.append(t.g_ema(z).float().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu())
+        frames = torch.stack(columns, dim=1).numpy()                  # (lamps, ticks, S, S, 3)
+        image = grid_image(frames)
+        path = self.out / "samples" / f"step_{t.step:07d}.png"
+        save_png(path, image)
+        save_png(self.out / "samples" / "latest.png", image)
+        if self.writer is not None:
+            self.writer.add_image("samples", image, t.step, dataformats="HWC")
+        return path
+
+    def save(self) -> None:
+        if not self.on:
+            return
+        lamp, state = self.t.save_lamp(), self.t.save_state()
+        self.write(f"saved {lamp.name} and {state.name} at step {self.t.step} "
+                   f"({self.t.wall_time_s / 60:.1f} min of training in all)")
+
+    def end(self, signum) -> None:
+        if not self.on:
+            return
+        grids = sorted((self.out / "samples").glob("step_*.png"))
+        try:
+            mp4 = write_timelapse(self.out / "samples" / "timelapse.mp4", grids)
+            if mp4:
+                self.write(f"timelapse of {len(grids)} sample grids: {mp4}")
+        except Exception as e:  # a missing codec must not lose a finished run
+            self.write(f"could not write the timelapse: {e}")
+        why = "stopped by signal" if signum else "finished"
+        self.write(f"=== {_now()} {why} at step {self.t.step}; lamp: {self.out / 'lamp.safetensors'}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+        if self.file is not None:
+            self.file.close()
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def write(self, line: str, echo: bool = True) -> None:
+        """A line for train.log; ``echo`` also shows it above the progress bar."""
+        if self.file is not None:
+            self.file.write(line + "\n")
+        if echo and self.cfg.progress:
+            from tqdm import tqdm
+
+            tqdm.write(line, file=sys.stderr)
+
+    def _save_real_grid(self) -> None:
+        """The same layout from real frames, once, to set beside the samples."""
+        path = self.out / "samples" / "real.png"
+        data = self.t.data
+        span = (GRID_TICKS - 1) * GRID_TICK_GAP * data.stride + 1
+        starts = data.frames.window_starts(span, 1)
+        if path.exists() or len(starts) == 0:
+            return
+        pick = np.random.default_rng(GRID_SEED).choice(starts, GRID_LAMPS)
+        index = pick[:, None] + np.arange(GRID_TICKS)[None, :] * GRID_TICK_GAP * data.stride
+        save_png(path, grid_image(np.asarray(data.frames.frames[index.ravel()]).reshape(*index.shape,
+                                                                                          *data.frames.frames.shape[1:])))
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())

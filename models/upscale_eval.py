@@ -1,0 +1,274 @@
+"""`duralava eval upscale` and `duralava eval interp`: the viewer's shaders scored against the simulator.
+
+Upscale: the same lamp states drawn at 64x64 and at 4x and 8x; each upscaler
+the viewer offers turns the 64x64 frame into 4x and 8x through its real GLSL
+(headless EGL), scored by PSNR and SSIM on the whole frame and on a band
+around wax edges, and timed at 1920x1080. Interp: sequences with every
+simulator step; each interpolator makes the in-betweens of two tick frames
+at the training stride, scored against the true in-between steps (PSNR, SSIM,
+and a flicker measure over the whole played sequence). Both print a table and
+can save a side-by-side picture.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+# What a shader has to beat, from the issue: dB over Catmull-Rom on 8x edge bands, cost ratio.
+NEURAL_GAIN_DB = 2.0
+NEURAL_COST_RATIO = 4.0
+INTERP_GAIN_DB = 2.0
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return v
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("upscale and interp")
+    g.add_argument("--states", type=_count, default=12, help="lamp states scored per upscaler (default 12)")
+    g.add_argument("--sequence-ticks", type=_count, default=6, help="ticks per lamp scored per interpolator (default 6)")
+    g.add_argument("--truth-seed", type=int, default=4242, help="simulator seed of the ground truth (default 4242)")
+    g.add_argument("--picture", type=Path, default=None, metavar="PNG",
+                   help="side-by-side picture (default: upscalers.png / interpolators.png in --out)")
+    g.add_argument("--no-timing", action="store_true", help="skip timing upscalers at 1920x1080")
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+def _truth_config(args):
+    from .groundtruth import TruthConfig
+
+    return TruthConfig(seed=getattr(args, "truth_seed", 4242), progress=_progress())
+
+
+# -- upscale ---------------------------------------------------------------------------
+
+def score_upscalers(states: int = 12, seed: int = 4242, timing: bool = True, progress: bool = False,
+                    names: list[str] | None = None):
+    """{name: {scale: scores, 'ms': ..}} plus the truth and outputs of the first state for a picture."""
+    from tqdm import tqdm
+
+    from duralava.app import shader_scoring as ss
+
+    from . import groundtruth
+    from .image_scores import edge_band, frame_scores
+
+    truth = groundtruth.pairs(states, sizes=(64, 256, 512),
+                              config=groundtruth.TruthConfig(seed=seed, progress=progress))
+    names = names or ss.upscaler_names()
+    bands = {s: [edge_band(f) for f in truth[s]] for s in (256, 512)}
+    results, firsts = {}, {}
+    for name in tqdm(names, desc="scoring upscalers", disable=not progress):
+        res = {}
+        for scale, size in ((4, 256), (8, 512)):
+            outs = ss.upscale(name, truth[64], size)
+            per = [frame_scores(o, t, b) for o, t, b in zip(outs, truth[size], bands[size])]
+            res[scale] = {k: float(np.mean([p[k] for p in per])) for k in per[0]}
+            if scale == 8:
+                firsts[name] = outs[0]
+        if timing:
+            res["ms"] = 1e3 * ss.time_upscaler(name, truth[64][0], (1920, 1080))
+        results[name] = res
+    return results, truth, firsts
+
+
+def upscale_rows(results: dict) -> list[dict]:
+    """Checks in the eval table's format: the neural upscaler against Catmull-Rom."""
+    rows = []
+    if "neural" not in results or "bicubic" not in results:
+        return rows
+    n, b = results["neural"], results["bicubic"]
+    gain = n[8]["psnr_edge"] - b[8]["psnr_edge"]
+    rows.append({"name": "neural vs Catmull-Rom, 8x edge-band PSNR", "target": f">= +{NEURAL_GAIN_DB:g} dB",
+                 "measured": f"{gain:+.2f} dB ({n[8]['psnr_edge']:.2f} vs {b[8]['psnr_edge']:.2f})",
+                 "passed": gain >= NEURAL_GAIN_DB})
+    if "ms" in n and "ms" in b:
+        ratio = n["ms"] / b["ms"]
+        rows.append({"name": "neural cost at 1920x1080 (llvmpipe)", "target": f"<= {NEURAL_COST_RATIO:g}x Catmull-Rom",
+                     "measured": f"{ratio:.2f}x ({n['ms']:.1f} vs {b['ms']:.1f} ms)",
+                     "passed": ratio <= NEURAL_COST_RATIO})
+    return rows
+
+
+def upscale_table(results: dict) -> str:
+    head = f"{'upscaler':<10} {'4x PSNR':>8} {'edge':>6} {'SSIM':>6} {'edge':>6}   {'8x PSNR':>8} {'edge':>6} {'SSIM':>6} {'edge':>6}   {'ms@1080p':>8} {'xCR':>5}"
+    lines = [head, "-" * len(head)]
+    base = results.get("bicubic", {}).get("ms")
+    for name, r in results.items():
+        cells = []
+        for s in (4, 8):
+            q = r[s]
+            cells.append(f"{q['psnr']:8.2f} {q['psnr_edge']:6.2f} {q['ssim']:6.3f} {q['ssim_edge']:6.3f}")
+        ms = f"{r['ms']:8.1f} {r['ms'] / base:5.2f}" if "ms" in r and base else f"{'-':>8} {'-':>5}"
+        lines.append(f"{name:<10} {cells[0]}   {cells[1]}   {ms}")
+    return "\n".join(lines)
+
+
+def side_by_side(truth: np.ndarray, outs: dict[str, np.ndarray], path: Path, crop: int = 256) -> Path:
+    """A PNG: the 8x ground truth and each upscaler's 8x picture of the same frame, labelled."""
+    from PIL import Image, ImageDraw
+
+    # The most detailed square of the frame: where the truth's edges are densest.
+    from .image_scores import edge_band
+
+    band = edge_band(truth).astype(np.float64)
+    h = truth.shape[0]
+    step = crop // 4
+    best, at = -1.0, (0, 0)
+    for y in range(0, h - crop + 1, step):
+        for x in range(0, h - crop + 1, step):
+            v = band[y:y + crop, x:x + crop].sum()
+            if v > best:
+                best, at = v, (y, x)
+    y, x = at
+    tiles = [("ground truth", truth)] + list(outs.items())
+    label_h = 22
+    sheet = Image.new("RGB", (len(tiles) * (crop + 4), crop + label_h), (20, 20, 20))
+    draw = ImageDraw.Draw(sheet)
+    for i, (name, img) in enumerate(tiles):
+        sheet.paste(Image.fromarray(img[y:y + crop, x:x + crop]), (i * (crop + 4), label_h))
+        draw.text((i * (crop + 4) + 4, 4), name, fill=(235, 235, 235))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    sheet.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def run_upscale(args) -> int:
+    from duralava.app.shader_scoring import ShaderScoringError
+
+    from .groundtruth import GroundTruthError
+
+    try:
+        results, truth, firsts = score_upscalers(args.states, args.truth_seed, not args.no_timing, _progress())
+    except (ShaderScoringError, GroundTruthError) as e:
+        print(f"duralava eval upscale: {e}", file=sys.stderr)
+        return 2
+    print(f"upscalers on {args.states} unseen simulator states (seed {args.truth_seed}); "
+          "edge = band around wax edges; xCR = cost relative to Catmull-Rom")
+    print(upscale_table(results))
+    picture = args.picture or Path(getattr(args, "out", ".")) / "upscalers.png"
+    print(f"picture: {side_by_side(truth[512][0], firsts, picture)}")
+    rows = upscale_rows(results)
+    for r in rows:
+        print(f"{'ok    ' if r['passed'] else 'MISSED'} {r['name']}: {r['measured']} (want {r['target']})")
+    return 0 if all(r["passed"] for r in rows) else 1
+
+
+# -- interpolation ---------------------------------------------------------------------
+
+def score_interpolators(ticks: int = 6, seed: int = 4242, stride: int | None = None, progress: bool = False):
+    """{name: {'psnr', 'ssim', 'flicker'}} over every in-between of every tick pair, plus one example."""
+    from duralava.app import shader_scoring as ss
+    from duralava.app.motion_interp import MotionInterpolator
+
+    from . import groundtruth, simulator
+    from .image_scores import flicker, frame_scores
+
+    stride = stride or simulator.DEFAULT_STRIDE
+    seq = groundtruth.sequences(ticks, 64, stride, groundtruth.TruthConfig(seed=seed, progress=progress))
+    ts = np.arange(stride + 1) / stride
+    motion = MotionInterpolator(ss.context())
+    methods = {
+        "hold": lambda a, b: np.stack([a if t < 0.5 else b for t in ts]),
+        "crossfade": lambda a, b: ss.crossfade(a, b, ts),
+        "motion": lambda a, b: ss.motion(a, b, ts, motion),
+    }
+    results, example = {}, {}
+    try:
+        for name, make in methods.items():
+            scores, played, truths = [], [], []
+            for lamp in seq:
+                for k in range(ticks - 1):
+                    a, b = lamp[k * stride], lamp[(k + 1) * stride]
+                    outs = make(a, b)                                   # (stride+1, 64, 64, 3)
+                    true = lamp[k * stride:(k + 1) * stride + 1]
+                    scores += [frame_scores(o, t) for o, t in zip(outs[1:-1], true[1:-1])]
+                    played.append(outs[:-1])
+                    truths.append(true[:-1])
+                    if not example.get(name) and k == 0 and lamp is seq[0]:
+                        example[name] = outs
+            results[name] = {k: float(np.mean([s[k] for s in scores])) for k in ("psnr", "ssim")}
+            # Flicker per lamp over its whole played run (ticks and in-betweens), averaged.
+            per_lamp = len(played) // len(seq)
+            results[name]["flicker"] = float(np.mean([
+                flicker(np.concatenate(played[i:i + per_lamp]), np.concatenate(truths[i:i + per_lamp]))
+                for i in range(0, len(played), per_lamp)]))
+    finally:
+        motion.release()
+    example["truth"] = seq[0][: stride + 1]
+    return results, example
+
+
+def interp_rows(results: dict) -> list[dict]:
+    if "crossfade" not in results:
+        return []
+    others = {k: v for k, v in results.items() if k not in ("crossfade", "hold")}
+    if not others:
+        return []
+    best = max(others, key=lambda k: others[k]["psnr"])
+    b, c = results[best], results["crossfade"]
+    gain = b["psnr"] - c["psnr"]
+    return [
+        {"name": f"{best} vs crossfade, in-between PSNR", "target": f">= +{INTERP_GAIN_DB:g} dB",
+         "measured": f"{gain:+.2f} dB ({b['psnr']:.2f} vs {c['psnr']:.2f})", "passed": gain >= INTERP_GAIN_DB},
+        {"name": f"{best} flicker", "target": "<= crossfade",
+         "measured": f"{b['flicker']:.3f} vs {c['flicker']:.3f}", "passed": b["flicker"] <= c["flicker"]},
+    ]
+
+
+def interp_table(results: dict) -> str:
+    head = f"{'interpolator':<12} {'PSNR':>7} {'SSIM':>7} {'flicker':>8}"
+    lines = [head, "-" * len(head)]
+    for name, r in results.items():
+        lines.append(f"{name:<12} {r['psnr']:7.2f} {r['ssim']:7.4f} {r['flicker']:8.3f}")
+    return "\n".join(lines)
+
+
+def filmstrip(example: dict, path: Path, zoom: int = 4) -> Path:
+    """A PNG: one row per interpolator (and the truth), one column per in-between step."""
+    from PIL import Image
+
+    rows = [np.concatenate(list(v), axis=1) for v in example.values()]
+    sheet = np.concatenate(rows, axis=0).repeat(zoom, 0).repeat(zoom, 1)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    Image.fromarray(sheet).save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def run_interp(args) -> int:
+    from duralava.app.shader_scoring import ShaderScoringError
+
+    from .groundtruth import GroundTruthError
+
+    try:
+        results, example = score_interpolators(args.sequence_ticks, args.truth_seed, progress=_progress())
+    except (ShaderScoringError, GroundTruthError) as e:
+        print(f"duralava eval interp: {e}", file=sys.stderr)
+        return 2
+    print(f"interpolators on the in-betweens of {args.sequence_ticks} ticks per lamp "
+          f"(seed {args.truth_seed}); flicker in 1/255 (lower is calmer)")
+    print(interp_table(results))
+    picture = args.picture or Path(getattr(args, "out", ".")) / "interpolators.png"
+    print(f"picture (rows: {', '.join(example)}): {filmstrip(example, picture)}")
+    rows = interp_rows(results)
+    for r in rows:
+        print(f"{'ok    ' if r['passed'] else 'MISSED'} {r['name']}: {r['measured']} (want {r['target']})")
+    return 0 if all(r["passed"] for r in rows) else 1

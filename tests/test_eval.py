@@ -1,0 +1,321 @@
+"""`duralava eval`: endurance, fidelity and tick cost, and that the checks catch broken lamps."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from duralava.models.checkpoint import random_lamp
+from duralava.models.endurance import (EnduranceConfig, EnduranceError, ReturnSearch, endurance_checks,
+                                       endurance_figure, run_endurance, seed_latents)
+from duralava.models.latent import Z_DIM, renormalise
+
+torch.set_num_threads(1)
+
+
+class DriftingRNN(nn.Module):
+    """A healthy lamp's latent: z_next = renormalise(a z + sqrt(1 - a^2) eps), its own seeded noise.
+
+    Stationary near N(0, I), moving about sqrt(1 - a) of the typical distance per tick, never repeating.
+    """
+
+    def __init__(self, a: float = 0.99, seed: int = 0):
+        super().__init__()
+        self.a = a
+        self.rng = torch.Generator().manual_seed(seed)
+        self.anchor = nn.Parameter(torch.zeros(()), requires_grad=False)   # gives the module a device
+
+    def forward(self, z, noise=None):
+        eps = torch.randn(z.shape, generator=self.rng)
+        return renormalise(self.a * z + math.sqrt(1 - self.a ** 2) * eps)
+
+
+class FrozenRNN(nn.Module):
+    """A lamp that has stopped: every tick returns its input."""
+
+    def __init__(self):
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()), requires_grad=False)
+
+    def forward(self, z, noise=None):
+        return z.clone()
+
+
+class BlowingUpRNN(nn.Module):
+    """A lamp whose latent grows every tick and is never renormalised: out of band, then infinite."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.Parameter(torch.tensor(1.5), requires_grad=False)
+
+    def forward(self, z, noise=None):
+        return self.gain * z + 0.01
+
+
+class LoopingRNN(nn.Module):
+    """A lamp caught in a cycle: it plays the same ``period`` random latents over and over."""
+
+    def __init__(self, period: int = 250):
+        super().__init__()
+        self.period = period
+        self.anchor = nn.Parameter(torch.zeros(()), requires_grad=False)
+        self.ticks = 0
+        self.cycle = None                                           # (period, B, Z)
+
+    def forward(self, z, noise=None):
+        if self.cycle is None:
+            g = torch.Generator().manual_seed(7)
+            self.cycle = renormalise(torch.randn((self.period,) + tuple(z.shape), generator=g))
+        self.ticks += 1
+        return self.cycle[self.ticks % self.period].clone()
+
+
+class TinyGenerator(nn.Module):
+    """A small decoder from latents to (B, 3, 16, 16) frames in [0, 1]."""
+
+    def __init__(self, z_dim: int = Z_DIM, size: int = 16, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.size = size
+        self.lin = nn.Linear(z_dim, 3 * size * size)
+        with torch.no_grad():
+            self.lin.weight.copy_(torch.randn(3 * size * size, z_dim, generator=g) * 0.2)
+
+    def forward(self, z):
+        return torch.sigmoid(self.lin(z)).reshape(-1, 3, self.size, self.size)
+
+
+def short(**kw) -> EnduranceConfig:
+    base = dict(seeds=6, ticks=3000, window=500, history_every=10, min_gap=100)
+    base.update(kw)
+    return EnduranceConfig(**base)
+
+
+def measured_motion(rnn, generator) -> float:
+    """The window motion of a lamp over a short run: used as the reference it should match."""
+    r = run_endurance(rnn, generator, Z_DIM, reference_motion=1.0, config=short(ticks=1000, first_seed=50))
+    return float(np.nanmean(r.window_motion()))
+
+
+def test_healthy_lamp_passes_every_check():
+    gen = TinyGenerator()
+    reference = measured_motion(DriftingRNN(seed=1), gen)
+    r = run_endurance(DriftingRNN(seed=2), gen, Z_DIM, reference, short())
+    assert r.abs_mean.shape == (6, 6) and r.motion.shape == (6, 6)
+    assert r.latent_in_band().all()
+    assert r.motion_in_band().all(), r.window_motion() / reference
+    assert not r.frozen().any()
+    assert r.closest_return.min() > 0.3, r.closest_return        # random-like latents stay far apart
+    assert r.passed()
+    rows = endurance_checks(r)
+    assert [row["passed"] for row in rows] == [True] * len(rows)
+    # Decoded a pair per window, seed and pair: 2 pairs x 6 seeds x 6 windows x 2 frames.
+    assert r.decoded_frames == 2 * 6 * 6 * 2
+
+
+def test_motion_band_is_relative_to_the_simulator():
+    gen = TinyGenerator()
+    reference = measured_motion(DriftingRNN(seed=1), gen)
+    too_fast = run_endurance(DriftingRNN(seed=2), gen, Z_DIM, reference / 3, short(ticks=1000))
+    too_slow = run_endurance(DriftingRNN(seed=2), gen, Z_DIM, reference * 3, short(ticks=1000))
+    assert not too_fast.motion_in_band().any() and not too_slow.motion_in_band().any()
+    assert too_fast.latent_in_band().all()      # the latent itself is fine; only the motion misses
+
+
+def test_frozen_lamp_is_flagged_frozen_and_repeating():
+    r = run_endurance(FrozenRNN(), TinyGenerator(), Z_DIM, reference_motion=2.0, config=short())
+    assert r.latent_in_band().all()             # a frozen latent is perfectly normal ...
+    assert r.frozen().all()                     # ... but nothing moves
+    assert not r.motion_in_band().any()
+    assert r.repeating().all() and r.closest_return.max() < 1e-3
+    rows = {row["name"]: row for row in endurance_checks(r)}
+    assert not rows["frozen seeds"]["passed"] and not rows["closest return / sqrt(2Z)"]["passed"]
+    assert not r.passed()
+
+
+def test_looping_lamp_is_caught_repeating_though_it_moves():
+    r = run_endurance(LoopingRNN(period=250), TinyGenerator(), Z_DIM, reference_motion=1.0,
+                      config=short(history_every=7))
+    assert not r.frozen().any()
+    assert r.repeating().all(), r.closest_return
+    later, earlier = r.closest_ticks[0]
+    assert (later - earlier) % 250 == 0 and later - earlier > 100
+
+
+def test_blowing_up_lamp_is_flagged_out_of_band_and_nan():
+    r = run_endurance(BlowingUpRNN(), TinyGenerator(), Z_DIM, reference_motion=2.0, config=short(ticks=2000))
+    assert not r.latent_in_band().any()
+    assert r.nonfinite[-1].all()                # 1.5^t overflows float32 within the run
+    rows = {row["name"]: row for row in endurance_checks(r)}
+    assert not rows["latent |std - 1| per tick"]["passed"]
+    assert not rows["NaN/Inf latents"]["passed"]
+    assert not r.passed()
+
+
+def test_random_lamp_keeps_its_latent_in_band():
+    lamp = random_lamp(seed=0)
+    r = run_endurance(lamp.rnn, lamp.generator, lamp.z_dim, reference_motion=2.0,
+                      config=short(seeds=4, ticks=2000, pairs_per_window=1))
+    assert r.latent_in_band().all()
+    assert np.abs(r.abs_mean).max() < 1e-4 and np.abs(r.std_dev).max() < 1e-4
+    assert r.final_latent.shape == (4, Z_DIM) and torch.isfinite(r.final_latent).all()
+
+
+def test_runs_are_reproducible_from_their_seeds():
+    a = seed_latents(3, Z_DIM, first_seed=5)
+    b = seed_latents(5, Z_DIM, first_seed=3)
+    assert torch.equal(a, b[2:])               # seed k starts alike whatever the batch
+
+
+def test_return_search_finds_the_closest_old_latent():
+    torch.manual_seed(0)
+    search = ReturnSearch(seeds=2, z_dim=8, capacity=40, min_gap=5, chunk=7)
+    history = torch.randn(2, 30, 8)
+    search.add(history[:, :20], torch.arange(20) * 10)
+    # A query equal to an old latent (tick 30) plus a small offset; the one 5 ticks back does not count.
+    query = history[:, 3:4] + 0.01
+    search.add(query, torch.tensor([200]))
+    assert torch.allclose(search.best.sqrt(), torch.full((2,), 0.01 * math.sqrt(8), dtype=torch.float64),
+                          rtol=1e-2)
+    assert search.best_ticks.tolist() == [[200, 30], [200, 30]]
+
+
+def test_return_search_refuses_a_history_too_large():
+    with pytest.raises(EnduranceError, match="GiB"):
+        ReturnSearch(seeds=100, z_dim=64, capacity=10**6, min_gap=100)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(seeds=0), "seeds"),
+    (dict(ticks=1500, window=1000), "whole number of windows"),
+    (dict(pairs_per_window=600, window=1000), "tick pairs"),
+    (dict(seeds=2.5), "seeds"),
+])
+def test_bad_endurance_settings_are_one_sentence(kw, match):
+    with pytest.raises(EnduranceError, match=match):
+        EnduranceConfig(**kw)
+
+
+def test_endurance_picture_shows_the_bands(tmp_path):
+    r = run_endurance(BlowingUpRNN(), TinyGenerator(), Z_DIM, reference_motion=2.0, config=short(ticks=2000))
+    img = endurance_figure(r)
+    a = np.asarray(img)
+    assert img.size[0] == 960 and a.shape[0] > 500
+    assert (a == (214, 238, 214)).all(-1).sum() > 1000         # target bands are drawn
+    assert (a == (220, 0, 0)).all(-1).sum() > 10               # out-of-band windows are marked in red
+
+
+# -- fidelity glue ------------------------------------------------------------------
+
+
+def test_simulator_settings_follow_the_lamps_provenance():
+    from duralava.models.fidelity import simulator_settings
+
+    meta = {"data": {"source": "simulator", "params": {"stride": 6, "preset": "overheated", "palette": "blue"}}}
+    s = simulator_settings(meta)
+    assert (s.stride, s.preset, s.palette, s.note) == (6, "overheated", "blue", "")
+    untrained = simulator_settings(random_lamp().meta)
+    assert untrained.stride is None and untrained.preset is None and "untrained" in untrained.note
+
+
+def test_reference_motion_stays_inside_segments():
+    from duralava.models.fidelity import reference_motion
+
+    frames = np.zeros((6, 4, 4, 3), np.uint8)
+    frames[1] = 10                        # segment 1: frames 0..2 -> diffs 10, 10
+    frames[3:] = 200                      # segment 2: frames 3..5, constant; the jump 2->3 is not a tick
+    assert reference_motion(frames, [3, 3]) == pytest.approx(5.0)
+
+
+def test_lamp_frames_are_uint8_per_seed_runs():
+    from duralava.models.fidelity import lamp_frames
+
+    start = seed_latents(3, Z_DIM)
+    frames, segments = lamp_frames(DriftingRNN(), TinyGenerator(size=16), start, ticks=5, batch=4)
+    assert frames.shape == (15, 16, 16, 3) and frames.dtype == np.uint8 and segments == [5, 5, 5]
+    assert frames.std() > 1.0             # real decoded pictures, not a constant
+
+
+def test_fidelity_rows_compare_with_three_times_the_floor():
+    from duralava.models.fidelity import fidelity_checks
+
+    rows = fidelity_checks({"start": {"frame": 5.0, "clip": 2.0}, "tick 1,000": {"frame": 7.0, "clip": 1.0}},
+                           floor={"frame": 2.0, "clip": 1.0})
+    assert [r["passed"] for r in rows] == [True, True, False, True]
+    assert "3.50x floor" in rows[2]["measured"]
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def run_eval(*argv: str) -> int:
+    import argparse
+
+    from duralava.models import eval_cmd
+
+    parser = argparse.ArgumentParser()
+    eval_cmd.add_arguments(parser)
+    return eval_cmd.run(parser.parse_args(list(argv)))
+
+
+def test_eval_is_a_duralava_command():
+    from duralava.models.cli import COMMANDS
+
+    assert COMMANDS["eval"][0] == "eval_cmd"
+
+
+def test_eval_tick_reports_median_and_p95(tmp_path, capsys):
+    import json
+
+    code = run_eval("tick", "--untrained", "--tick-count", "60", "--out", str(tmp_path))
+    out = capsys.readouterr().out
+    assert code in (0, 1)                 # speed is reported, never asserted
+    assert "tick cost, median" in out and "tick cost, p95" in out
+    figures = json.loads((tmp_path / "tick.json").read_text())["figures"]["tick"]
+    assert 0 < figures["rnn_median_ms"] <= figures["median_ms"] <= figures["p95_ms"]
+
+
+def test_eval_endurance_of_an_untrained_lamp_writes_table_report_and_picture(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    code = run_eval("endurance", "--untrained", "--seeds", "3", "--ticks", "2000", "--history-every", "10",
+                    "--motion-reference", "2.0", "--out", str(tmp_path))
+    out = capsys.readouterr().out
+    # An untrained lamp settles and stops: its latent stays normal but the frames freeze.
+    assert code == 1
+    report = json.loads((tmp_path / "endurance.json").read_text())
+    rows = {r["name"]: r["passed"] for r in report["rows"]}
+    assert rows["latent |mean| per tick"] and rows["latent |std - 1| per tick"] and rows["NaN/Inf latents"]
+    assert not rows["frozen seeds"]
+    assert "MISSED" in out and "frozen seeds" in out
+    assert Image.open(tmp_path / "endurance.png").size[0] == 960
+    assert not list(tmp_path.glob(".*.tmp"))     # nothing half-written left behind
+
+
+def _file(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda p: p / "missing.safetensors", "does not exist"),
+    (lambda p: _file(p / "empty.safetensors", b""), "is empty"),
+    (lambda p: _file(p / "frame.png", b"\x89PNG\r\n\x1a\n" + bytes(64)), "not a safetensors file"),
+    (lambda p: p, "is a directory"),
+])
+def test_eval_of_a_bad_lamp_file_is_one_sentence(tmp_path, capsys, make, match):
+    code = run_eval("tick", "--checkpoint", str(make(tmp_path)), "--out", str(tmp_path / "out"))
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and match in err and err.count("\n") == 0
+    assert not (tmp_path / "out").exists()
+
+
+def test_eval_refuses_settings_that_do_not_fit(tmp_path, capsys):
+    code = run_eval("endurance", "--untrained", "--ticks", "1500", "--window", "1000", "--motion-reference", "1",
+                    "--out", str(tmp_path))
+    assert code == 2 and "whole number of windows" in capsys.readouterr().err

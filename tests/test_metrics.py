@@ -1,0 +1,143 @@
+"""Frame-only metrics: wax segmentation, blob labelling, features, Frechet distance and sampling."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from duralava.models.metrics import (CLIP_FEATURES, FRAME_FEATURES, MetricsError, WaxSegmenter,
+                                     clip_features, frame_features, frechet, label_blobs,
+                                     sample_clips, sample_frames)
+
+LIQUID, WAX = (60, 20, 110), (250, 120, 20)
+
+
+def disc_frames(centres_per_frame, size=64, radius=6.0) -> np.ndarray:
+    """Anti-aliased wax discs on the liquid colour, one list of (row, col) centres per frame."""
+    yy, xx = np.mgrid[:size, :size]
+    out = np.empty((len(centres_per_frame), size, size, 3), np.uint8)
+    for i, centres in enumerate(centres_per_frame):
+        f = np.zeros((size, size, 3)) + LIQUID
+        for cy, cx in centres:
+            a = np.clip(radius - np.hypot(yy - cy, xx - cx) + 0.5, 0, 1)[..., None]
+            f = f * (1 - a) + a * np.array(WAX)
+        out[i] = f.round()
+    return out
+
+
+def bobbing_lamp(n: int, seed: int, speed: float = 1.0) -> np.ndarray:
+    """Four discs rising and sinking at their own rates: a stand-in lamp with known motion."""
+    rng = np.random.default_rng(seed)
+    phase, rate = rng.uniform(0, 2 * np.pi, 4), rng.uniform(0.01, 0.03, 4)
+    return disc_frames([[(32 + 22 * np.sin(phase[k] + rate[k] * t * speed), 14 + 12 * k) for k in range(4)]
+                        for t in range(n)])
+
+
+def reference_components(mask: np.ndarray) -> list[int]:
+    """Blob sizes by a plain flood fill, to check the vectorised labelling against."""
+    h, w = mask.shape
+    seen, sizes = np.zeros_like(mask), []
+    for y, x in zip(*np.nonzero(mask)):
+        if seen[y, x]:
+            continue
+        stack, n, seen[y, x] = [(y, x)], 0, True
+        while stack:
+            cy, cx = stack.pop()
+            n += 1
+            for ny, nx in ((cy + 1, cx), (cy - 1, cx), (cy, cx + 1), (cy, cx - 1)):
+                if 0 <= ny < h and 0 <= nx < w and mask[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        sizes.append(n)
+    return sorted(sizes)
+
+
+def test_labelling_matches_flood_fill_and_handles_long_snakes():
+    rng = np.random.default_rng(0)
+    masks = rng.random((6, 40, 40)) < 0.5           # near the percolation threshold: tangled blobs
+    frame, sizes = label_blobs(masks)
+    for k in range(len(masks)):
+        assert sorted(sizes[frame == k].tolist()) == reference_components(masks[k])
+    snake = np.zeros((1, 64, 64), bool)             # one 2080-pixel serpentine blob
+    snake[0, ::2] = True
+    snake[0, 1::4, -1] = snake[0, 3::4, 0] = True
+    frame, sizes = label_blobs(snake)
+    assert sizes.tolist() == [2080] and frame.tolist() == [0]
+    assert label_blobs(np.zeros((2, 8, 8), bool))[1].size == 0
+
+
+def test_three_discs_make_three_blobs_and_sensible_features():
+    moving = bobbing_lamp(60, seed=0)
+    seg = WaxSegmenter.fit(moving)
+    assert np.abs(seg.wax - WAX).max() < 25 and np.abs(seg.liquid - LIQUID).max() < 25
+    three = disc_frames([[(12, 12), (32, 40), (50, 20)]])
+    everywhere = dataclasses.replace(seg, active=np.ones((64, 64), bool))
+    feats = dict(zip(FRAME_FEATURES, frame_features(three, everywhere)[0]))
+    assert feats["blob_count"] == 3
+    assert feats["coverage"] == pytest.approx(3 * np.pi * 36 / 64**2, rel=0.1)
+    assert feats["largest_blob_share"] == pytest.approx(1 / 3, abs=0.03)
+    low = disc_frames([[(54, 32)]])[0]
+    high = disc_frames([[(10, 32)]])[0]
+    f = frame_features(np.stack([low, high]), everywhere)
+    height = FRAME_FEATURES.index("centroid_height")
+    assert f[0, height] < 0.25 and f[1, height] > 0.75      # height counts up from the bottom
+    bottom = [FRAME_FEATURES.index(f"profile_{i}") for i in (6, 7)]   # rows 48..63: the bottom bands
+    assert f[0, bottom].sum() > 0.99 and f[1, bottom].sum() == 0
+
+
+def test_frechet_is_zero_for_a_set_with_itself_and_grows_with_a_shift():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(500, 5)) * [1, 2, 3, 4, 5]
+    assert frechet(a, a) == pytest.approx(0, abs=1e-6)
+    b = rng.normal(size=(500, 5)) * [1, 2, 3, 4, 5]
+    shifted = b + [0, 0, 3, 0, 0]                   # one std of the third feature
+    assert frechet(a, b) < 0.2
+    assert frechet(a, shifted) == pytest.approx(1.0 + frechet(a, b), abs=0.3)
+    with pytest.raises(MetricsError, match="differ in width"):
+        frechet(a, b[:, :4])
+    with pytest.raises(MetricsError, match="NaN"):
+        frechet(a, np.full_like(b, np.nan))
+
+
+def test_samples_never_cross_a_segment_boundary():
+    # Three runs; each frame's value is its run, so a mixed clip would show two values.
+    segments = [7, 40, 25]
+    frames = np.concatenate([np.full((n, 4, 4, 3), i, np.uint8) for i, n in enumerate(segments)])
+    clips = sample_clips(frames, segments, n_clips=30, clip_len=8)
+    assert clips.shape == (30, 8, 4, 4, 3)
+    assert all((c == c[0, 0, 0, 0]).all() for c in clips)
+    assert set(clips[:, 0, 0, 0, 0]) == {1, 2}        # the 7-frame run is too short for a clip
+    picked = sample_frames(frames, segments, n=20, skip=5)
+    assert picked.shape == (20, 4, 4, 3) and set(picked[:, 0, 0, 0]) == {0, 1, 2}
+    with pytest.raises(MetricsError, match="do not add up"):
+        sample_frames(frames, [7, 40], n=5)
+    with pytest.raises(MetricsError, match="cannot cut"):
+        sample_clips(frames, segments, n_clips=200, clip_len=30)
+
+
+def test_bobbing_lamp_directions():
+    a, b = bobbing_lamp(1500, seed=1), bobbing_lamp(1500, seed=2)
+    seg = WaxSegmenter.fit(a)
+    fa, fb = (frame_features(sample_frames(x, n=300), seg) for x in (a, b))
+    ca, cb = (clip_features(sample_clips(x, n_clips=60, clip_len=12), seg) for x in (a, b))
+    assert fa.shape == (300, len(FRAME_FEATURES)) and ca.shape == (60, len(CLIP_FEATURES))
+    clip_floor = frechet(ca, cb)
+    shuffled = a[np.random.default_rng(0).permutation(len(a))]
+    slow = bobbing_lamp(1500, seed=2, speed=0.5)
+    assert frechet(ca, clip_features(sample_clips(shuffled, n_clips=60, clip_len=12), seg)) > 20 * clip_floor
+    assert frechet(ca, clip_features(sample_clips(slow, n_clips=60, clip_len=12), seg)) > 5 * clip_floor
+    inverted = frame_features(sample_frames(255 - a, n=300), seg)
+    assert frechet(fa, inverted) > 20 * frechet(fa, fb)
+
+
+def test_bad_frames_say_why():
+    with pytest.raises(MetricsError, match="shape"):
+        WaxSegmenter.fit(np.zeros((4, 8, 8), np.uint8))
+    with pytest.raises(MetricsError, match="uint8"):
+        WaxSegmenter.fit(np.zeros((4, 8, 8, 3), np.float32))
+    with pytest.raises(MetricsError, match="never change"):
+        WaxSegmenter.fit(np.zeros((4, 8, 8, 3), np.uint8))
+    seg = WaxSegmenter.fit(bobbing_lamp(20, seed=0))
+    with pytest.raises(MetricsError, match="fitted on 64x64"):
+        seg.mask(np.zeros((2, 32, 32, 3), np.uint8))

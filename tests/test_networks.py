@@ -1,0 +1,109 @@
+"""The networks and the latent's moments: shapes, ranges, and the penalty that keeps z normal."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from duralava.models.generator import Generator, GeneratorConfig
+from duralava.models.latent import Z_DIM, is_healthy, moment_penalty, moments, renormalise, sample
+from duralava.models.rnn import LatentRNN, RNNConfig
+
+torch.set_num_threads(1)
+
+
+def test_moments_of_normal_samples_are_those_of_a_normal():
+    z = torch.randn(4096, Z_DIM, generator=torch.Generator().manual_seed(0))
+    mean, std, skew, kurt = moments(z)
+    assert mean.shape == std.shape == skew.shape == kurt.shape == (4096,)
+    assert abs(mean.mean().item()) < 0.01
+    assert abs(std.mean().item() - 1) < 0.02
+    assert abs(skew.mean().item()) < 0.02
+    # Sample kurtosis of 64 draws is biased low a little (about 3 * 63/65).
+    assert 2.8 < kurt.mean().item() < 3.05
+
+
+def test_moment_penalty_small_for_normal_large_for_skewed():
+    g = torch.Generator().manual_seed(1)
+    normal = torch.randn(512, Z_DIM, generator=g)
+    skewed = torch.distributions.Exponential(1.0).sample((512, Z_DIM))
+    p_normal = moment_penalty(normal).item()
+    p_skewed = moment_penalty(renormalise(skewed)).item()
+    assert p_normal < 0.6            # sampling noise of skew and kurtosis at Z=64
+    assert p_skewed > 10 * p_normal  # exponential: skew 2, kurtosis 9
+    assert moment_penalty(normal * 3 + 2).item() > 8  # mean and std off
+
+
+def test_moment_penalty_has_gradients():
+    z = torch.randn(8, Z_DIM, requires_grad=True)
+    moment_penalty(z * 2).backward()
+    assert z.grad is not None and torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
+
+
+def test_renormalise_gives_zero_mean_unit_std_and_survives_constants():
+    z = torch.rand(16, Z_DIM) * 5 + 3
+    mean, std, _, _ = moments(renormalise(z))
+    assert torch.allclose(mean, torch.zeros(16), atol=1e-5)
+    assert torch.allclose(std, torch.ones(16), atol=1e-4)
+    flat = renormalise(torch.full((2, Z_DIM), 7.0))
+    assert torch.isfinite(flat).all()
+
+
+def test_health_check_flags_drift_and_nan():
+    z = sample(8, generator=torch.Generator().manual_seed(3))
+    assert is_healthy(z)
+    assert not is_healthy(z * 3)
+    bad = z.clone()
+    bad[0, 0] = float("nan")
+    assert not is_healthy(bad)
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_generator_shape_and_range(size):
+    g = Generator(GeneratorConfig(image_size=size, width=8)).eval()
+    with torch.no_grad():
+        x = g(torch.randn(3, Z_DIM) * 10)
+    assert x.shape == (3, 3, size, size)
+    assert x.dtype == torch.float32
+    assert x.min() >= 0 and x.max() <= 1
+
+
+def test_default_generator_is_the_dcgan_size():
+    n = sum(p.numel() for p in Generator().parameters())
+    assert 0.8e6 < n < 1.1e6
+
+
+def test_generator_rejects_wrong_latent_and_bad_config():
+    with pytest.raises(ValueError, match="latents of shape"):
+        Generator(GeneratorConfig(width=4))(torch.randn(2, 10))
+    with pytest.raises(ValueError, match="image_size"):
+        GeneratorConfig(image_size=48)
+    with pytest.raises(ValueError, match="norm"):
+        GeneratorConfig(norm="layer")
+
+
+def test_rnn_step_is_renormalised_and_uses_noise():
+    rnn = LatentRNN(RNNConfig(hidden=64)).eval()
+    z = sample(5, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        quiet = rnn(z)
+        zeros = rnn(z, torch.zeros_like(z))
+        stirred = rnn(z, torch.randn_like(z) * 5)
+    assert quiet.shape == (5, Z_DIM)
+    assert torch.equal(quiet, zeros)  # None means zeros
+    mean, std, _, _ = moments(quiet)
+    assert torch.allclose(mean, torch.zeros(5), atol=1e-5)
+    assert torch.allclose(std, torch.ones(5), atol=1e-4)
+    assert (stirred - quiet).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="noise input"):
+        rnn(z, torch.zeros(5, 3))
+
+
+def test_rnn_runs_long_without_nan():
+    rnn = LatentRNN().eval()
+    z = sample(4)
+    with torch.no_grad():
+        for _ in range(500):
+            z = rnn(z)
+    assert torch.isfinite(z).all()
+    _, std, _, _ = moments(z)
+    assert torch.allclose(std, torch.ones(4), atol=1e-4)

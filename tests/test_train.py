@@ -1,0 +1,126 @@
+"""`duralava train`: a dry run end to end, resuming, bad requests, and DistributedDataParallel on CPU."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from duralava.models import cli
+from duralava.models.checkpoint import load_lamp, load_training_state
+from duralava.models.dataset import write_frames
+
+
+@pytest.fixture(scope="module")
+def lamp_data(tmp_path_factory):
+    """A small dataset of moving blobs (32 px), so tests need not wait for the simulator."""
+    n, s = 120, 32
+    yy, xx = np.mgrid[0:s, 0:s]
+    frames = np.empty((n, s, s, 3), np.uint8)
+    frames[:] = (60, 20, 90)
+    for i in range(n):
+        wax = (yy - (0.5 + 0.3 * np.sin(i / 9)) * s) ** 2 + (xx - s / 2) ** 2 < 30
+        frames[i][wax] = (250, 120, 30)
+    return write_frames(tmp_path_factory.mktemp("data") / "blobs", frames, [60, 60], {"source": "test"})
+
+
+def train(*args: str) -> int:
+    return cli.main(["train", "--threads", "1", "--no-progress", *args])
+
+
+def test_dry_run_end_to_end(tmp_path, lamp_data):
+    out = tmp_path / "run"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out)) == 0
+    lamp = load_lamp(out / "lamp.safetensors")
+    assert lamp.meta["steps"] == 2 and lamp.image_size == 32
+    assert lamp.meta["data"]["source"] == str(lamp_data.resolve())
+    assert lamp.meta["command"].startswith("duralava train ") and "--dry-run" in lamp.meta["command"]
+    with torch.no_grad():
+        frame = lamp.generator(lamp.rnn(torch.randn(1, lamp.z_dim)))
+    assert frame.shape == (1, 3, 32, 32) and torch.isfinite(frame).all()
+    _, meta = load_training_state(out / "state.safetensors")
+    assert meta["step"] == 2 and meta["images_seen"] == 2 * 4 * 4
+    log = (out / "train.log").read_text()
+    assert "start: duralava" in log and "step       2" in log and "finished at step 2" in log
+    assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
+    assert (out / "samples" / "timelapse.mp4").stat().st_size > 1000
+    assert any((out / "tb").iterdir())
+    assert not [p for p in out.rglob("*.tmp*")]
+
+
+def test_resume_continues_the_step_count_and_matches_an_unbroken_run(tmp_path, lamp_data):
+    common = ["--dry-run", "--data", str(lamp_data), "--seed", "3"]
+    assert train(*common, "--out", str(tmp_path / "whole"), "--steps", "4") == 0
+    assert train(*common, "--out", str(tmp_path / "split"), "--steps", "2") == 0
+    assert train(*common, "--out", str(tmp_path / "split"), "--steps", "2", "--resume") == 0
+    _, meta = load_training_state(tmp_path / "split" / "state.safetensors")
+    assert meta["step"] == 4
+    assert load_lamp(tmp_path / "split" / "lamp.safetensors").meta["steps"] == 4
+    whole = load_file(str(tmp_path / "whole" / "state.safetensors"))
+    split = load_file(str(tmp_path / "split" / "state.safetensors"))
+    assert whole.keys() == split.keys()
+    assert int(split["opt_g.0.step"]) == 4
+    # Optimisers, RNG streams, latent carry-over and data order all resumed: the same weights.
+    for name in ("generator.net.0.weight", "rnn.net.0.weight", "frame_d.head.parametrizations.weight.original",
+                 "carry.z"):
+        assert torch.allclose(whole[name], split[name], atol=1e-5), name
+    assert "resume at step 2" in (tmp_path / "split" / "train.log").read_text()
+
+
+def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
+    out = tmp_path / "fresh"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--resume", "--steps", "1") == 0
+    assert load_training_state(out / "state.safetensors")[1]["step"] == 1
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--batch", "0"], "--batch must be at least 1"),
+    (["--seq", "1"], "--seq must be at least 2"),
+    (["--minutes", "-1"], "--minutes must be positive"),
+    (["--image-size", "64"], "pass --image-size 32"),
+])
+def test_bad_requests_give_one_sentence(tmp_path, lamp_data, capsys, args, match):
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(tmp_path / "r"), *args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0], err
+
+
+def test_missing_data_and_damaged_state(tmp_path, lamp_data, capsys):
+    assert train("--dry-run", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")) == 1
+    assert "is not a directory" in capsys.readouterr().err
+    out = tmp_path / "damaged"
+    out.mkdir()
+    (out / "state.safetensors").write_bytes(b"\x80\x04not a state")
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--resume") == 1
+    assert "not a safetensors file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_dry_run_on_the_simulator(tmp_path):
+    out = tmp_path / "sim"
+    assert train("--dry-run", "--out", str(out)) == 0
+    lamp = load_lamp(out / "lamp.safetensors")
+    assert lamp.meta["data"]["source"] == "simulator" and lamp.meta["data"]["params"]["preset"] == "classic"
+    assert (out / "frames" / "frames.npy").is_file()
+
+
+@pytest.mark.slow
+def test_two_processes_with_gloo(tmp_path, lamp_data):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "duralava.models.cli", "train", "--dry-run", "--data", str(lamp_data), "--out", str(out),
+         "--threads", "1", "--no-progress", "--steps", "3"],
+        capture_output=True, text=True, timeout=240, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, meta = load_training_state(out / "state.safetensors")
+    assert meta["step"] == 3
+    assert meta["images_seen"] == 3 * 4 * 4 * 2          # both processes' clips count
+    assert "device cpu x2" in (out / "train.log").read_text()
+    assert load_lamp(out / "lamp.safetensors").meta["steps"] == 3
