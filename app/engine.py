@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,9 @@ class EngineConfig:
     kick: float = 0.6               # how far a kick pushes z (in units of its std)
     inbetweens: bool = True         # decode latents between ticks when there is headroom
     max_inbetweens: int = 4
-    inbetween_budget: float = 0.05  # share of one core the in-betweens may use
+    inbetween_budget: float = 0.06  # share of one core the in-betweens may use
+    fixed_inbetweens: int | None = None  # always this many (exports: the same video every run)
+    flow: bool = False              # estimate the wax's motion between ticks (for "motion" drawing)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class TickResult:
     message: str = ""                   # the last notice (loaded, fell back, ...)
     paused: bool = False
     seed: int = 0
+    flow: np.ndarray | None = None      # (S, S, 2) float32 motion from the previous frame, in texels
 
     def frames(self) -> np.ndarray:
         """In-betweens then the frame: (K+1, S, S, 3), what the renderer plays over one tick."""
@@ -177,6 +180,9 @@ class Engine:
     def set_inbetweens(self, on: bool) -> None:
         self._post("inbetweens", bool(on))
 
+    def set_flow(self, on: bool) -> None:
+        self._post("flow", bool(on))
+
     def load(self, path) -> None:
         """Load a checkpoint off the draw thread; the current lamp plays until it is ready."""
         path = str(path)
@@ -227,6 +233,8 @@ class Engine:
             self._step_requested = True
         elif name == "inbetweens":
             self.config.inbetweens = arg
+        elif name == "flow":
+            self.config.flow = arg
         elif name == "load_failed":
             self.error = arg
         elif name == "swap":
@@ -267,10 +275,22 @@ class Engine:
         return z
 
     def _inbetween_count(self) -> int:
-        if not self.config.inbetweens or self._decode_s <= 0:
+        if not self.config.inbetweens:
+            return 0
+        if self.config.fixed_inbetweens is not None:
+            return max(0, min(self.config.fixed_inbetweens, self.config.max_inbetweens))
+        if self._decode_s <= 0:
             return 0
         budget = self.config.inbetween_budget / self.config.tick_rate
         return int(min(self.config.max_inbetweens, budget // self._decode_s))
+
+    def _flow(self, previous: np.ndarray | None, frame: np.ndarray) -> np.ndarray | None:
+        """The wax's motion between two frames, here rather than on the draw thread (ms of numpy)."""
+        if not self.config.flow or previous is None or previous.shape != frame.shape:
+            return None
+        from .motion_interp import estimate_flow
+
+        return estimate_flow(previous, frame)
 
     @torch.inference_mode()
     def _decode(self, z: torch.Tensor) -> np.ndarray:
@@ -306,6 +326,7 @@ class Engine:
             self.z = z
             self.tick_index += 1
             frame, inbetweens = images[-1], (images[:-1] if k else None)
+            flow = self._flow(self._last_frame, frame)
             self._last_frame = frame
         except Exception as exc:  # keep the lamp on screen whatever went wrong
             self.error = f"tick {self.tick_index} failed: {exc}."
@@ -313,14 +334,14 @@ class Engine:
             self.repairs += 1
             frame = self._last_frame if self._last_frame is not None else \
                 np.zeros((self.lamp.image_size, self.lamp.image_size, 3), np.uint8)
-            inbetweens = None
+            inbetweens = flow = None
         mean, std, skew, kurt = (float(m[0]) for m in moments(self.z.float()))
         return TickResult(
             tick=self.tick_index, frame=frame, inbetweens=inbetweens,
             z=self.z[0].float().cpu().numpy(), mean=mean, std=std, skew=skew, kurt=kurt,
             tick_ms=(time.perf_counter() - t0) * 1e3, interval=1.0 / self.config.tick_rate,
             repairs=self.repairs, lamp=self.lamp_name, error=self.error, message=self.message,
-            paused=self.paused, seed=self.seed)
+            paused=self.paused, seed=self.seed, flow=flow)
 
     # -- the worker --------------------------------------------------------------------
     def start(self) -> "Engine":

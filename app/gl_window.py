@@ -49,12 +49,15 @@ class GLWindow(Window):
         config = pyglet.gl.Config(major_version=3, minor_version=3, forward_compatible=True,
                                   double_buffer=True, depth_size=0)
         try:
-            super().__init__(width=size[0], height=size[1], caption=caption, resizable=True,
+            # Fullscreen takes the monitor's own size; a size here would ask for a mode switch.
+            width, height = (None, None) if fullscreen else size
+            super().__init__(width=width, height=height, caption=caption, resizable=True,
                              config=config, vsync=vsync, screen=screen, fullscreen=fullscreen,
                              file_drops=True)
         except (pyglet.window.NoSuchConfigException, pyglet.gl.ContextException) as exc:
             raise WindowError(f"this display cannot give an OpenGL 3.3 core context: {exc}.") from None
         self.home_screen = screen
+        self.windowed_size = size
         self.ctx = moderngl.create_context()
         self.ui = ui
         self._impl = None
@@ -106,7 +109,10 @@ class GLWindow(Window):
         if want and not any(_same_screen(screen, s) for s in screens()):
             want, note = False, "the monitor went away; staying windowed."
         try:
-            self.set_fullscreen(want, screen=screen if want else None)
+            if want:
+                self.set_fullscreen(True, screen=screen)
+            else:
+                self.set_fullscreen(False, width=self.windowed_size[0], height=self.windowed_size[1])
         except Exception as exc:  # a driver or a vanished screen must not end the lamp
             note = f"fullscreen failed ({exc}); staying windowed."
             try:

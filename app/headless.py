@@ -111,7 +111,7 @@ def export(cfg: ExportConfig, progress: bool = True) -> dict:
     try:
         engine = Engine(lamp, EngineConfig(tick_rate=cfg.tick_rate, seed=cfg.seed, device=cfg.device,
                                            inbetweens=cfg.interpolation == "latent",
-                                           inbetween_budget=0.5), name)
+                                           fixed_inbetweens=3, flow=cfg.interpolation == "motion"), name)
     except EngineError as exc:
         raise HeadlessError(str(exc)) from None
     try:
@@ -139,10 +139,10 @@ def export(cfg: ExportConfig, progress: bool = True) -> dict:
                 frames[i // cfg.keep_every] = result.frame
                 latents[i // cfg.keep_every] = result.z
             arrived = i * interval
-            renderer.push(result.frames(), now=arrived, duration=interval)
+            renderer.push(result.frames(), now=arrived, duration=interval, flow=result.flow)
             if video is not None:
                 # Display frames that fall inside this tick, as a 60 Hz screen would show them.
-                while shown / cfg.fps < arrived + interval:
+                while shown < round((i + 1) * cfg.fps / cfg.tick_rate):
                     renderer.draw(screen.fbo, now=shown / cfg.fps)
                     video.write(screen.read())
                     shown += 1

@@ -7,8 +7,14 @@ Passes, in order, each a GLSL program loaded by name from ``shaders/``:
 2. interpolate  (``interpolate.glsl``, at the frame's size) blends the two frames
              either side of the current moment and applies the look (hue,
              saturation, brightness, glow); colour work at 64x64 costs nothing.
-3. upscale   the chosen upscaler's pre-passes (at the frame's size) and its final
-             pass, drawn into the largest centred square of the target.
+             A tick may bring in-betweens (frames the engine decoded at latents
+             between ticks, the "latent" mode); they are played in order across
+             the tick, crossfading between neighbours. "motion" warps the two tick
+             frames along the wax's estimated motion (``interp_motion.glsl``, flow
+             from the engine) so blobs glide. "none" shows each tick as is.
+3. upscale   the chosen upscaler's pre-passes (small: a multiple of the frame's
+             size) and its final pass, drawn into the largest square centred in
+             the area given (the whole target by default).
 
 Pass conventions (a new upscaler, e.g. a learned one, follows them and adds one line
 to ``UPSCALERS``):
@@ -18,8 +24,10 @@ to ``UPSCALERS``):
 - Inputs are ``u_src0``, ``u_src1``, ... on texture units 0, 1, ...: for the first
   pre-pass (or the final pass when there is none) ``u_src0`` is the interpolated
   frame; for later passes they are the previous pass's outputs, in order.
-  ``u_src_size`` (vec2) is the size of ``u_src0`` in texels, ``u_dst_size`` the
-  pass's viewport in pixels. Uniforms a program does not declare are skipped.
+  A pre-pass marked ``with_frame`` gets the interpolated frame first, then the
+  previous outputs. ``u_src_size`` (vec2) is the size of ``u_src0`` in texels,
+  ``u_dst_size`` the pass's viewport in pixels. Uniforms a program does not
+  declare are skipped.
 - Outputs are ``layout(location = i)`` colour targets, RGBA8 (``'f1'``), linear
   filtering, clamped at the edges, GL orientation (row 0 at the bottom).
 - Pre-passes run at ``scale`` times the frame's size; the final pass writes one
@@ -36,7 +44,7 @@ import numpy as np
 from duralava import shaders
 
 RING_SIZE = 10                 # tick frames plus in-betweens held on the GPU
-INTERPOLATIONS = ("none", "crossfade", "latent")
+INTERPOLATIONS = ("none", "crossfade", "latent", "motion")
 
 
 class RenderError(RuntimeError):
@@ -57,6 +65,7 @@ class Prepass:
     program: str
     outputs: int = 1
     scale: int = 1             # size relative to the frame
+    with_frame: bool = False   # inputs: the interpolated frame, then the previous pass's outputs
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,9 @@ class UpscalerSpec:
 
 # name -> the programs that make it; the panel lists these in order.
 UPSCALERS: dict[str, UpscalerSpec] = {
-    "lava": UpscalerSpec("upscale_lava", (Prepass("lava_prep", outputs=3),),
-                         {"u_edge_contrast": 0.12, "u_sharpness": 1.0},
+    "lava": UpscalerSpec("upscale_lava", (Prepass("lava_prep", outputs=2),
+                                          Prepass("lava_smooth", outputs=2, scale=4, with_frame=True)),
+                         {"u_edge_contrast": 0.15, "u_sharpness": 1.0},
                          "lava-aware (crisp wax edges)"),
     "bicubic": UpscalerSpec("upscale_bicubic", label="bicubic (Catmull-Rom)"),
     "bilinear": UpscalerSpec("upscale_bilinear", label="bilinear"),
@@ -82,33 +92,6 @@ def fit_square(width: int, height: int) -> tuple[int, int, int, int]:
     """The largest centred square viewport (x, y, w, h) inside a width x height target."""
     side = max(1, min(width, height))
     return ((width - side) // 2, (height - side) // 2, side, side)
-
-
-def wax_split(frame: np.ndarray) -> tuple[float, float, float]:
-    """Two-class (Otsu) split of a frame's luminance: (threshold, liquid mean, wax mean) in [0, 1].
-
-    Lava is two materials; the split tells the shaders which side of an edge is wax.
-    The minority class is wax, so the means are swapped when the bright side is the larger.
-    """
-    lum = frame[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    hist = np.bincount(lum.astype(np.uint8).ravel(), minlength=256).astype(np.float64)
-    levels = np.arange(256, dtype=np.float64)
-    w0 = np.cumsum(hist)
-    m0 = np.cumsum(hist * levels)
-    total, mass = w0[-1], m0[-1]
-    w1 = total - w0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (m0 * total - w0 * mass) ** 2 / (w0 * w1)
-    between[~np.isfinite(between)] = -1
-    t = int(np.argmax(between))
-    lo = m0[t] / max(w0[t], 1)
-    hi = (mass - m0[t]) / max(w1[t], 1)
-    # Otsu's t can sit anywhere in a gap between the classes; the edge is halfway.
-    thr = 0.5 * (lo + hi)
-    if w1[t] > w0[t]:
-        # Dark wax in bright liquid: the waxness field must rise into the wax.
-        lo, hi = hi, lo
-    return thr / 255.0, lo / 255.0, hi / 255.0
 
 
 def _set(program: moderngl.Program, name: str, value) -> None:
@@ -129,13 +112,13 @@ class Renderer:
         self._vao: dict[str, moderngl.VertexArray] = {}
         self._size = 0
         self._ring: list[moderngl.Texture] = []
-        self._wax = [(0.5, 0.0, 1.0)] * RING_SIZE
         self._next_slot = 0
         # The segment being shown: ring slots in display order, when it began and how long it lasts.
         self._segment: list[int] = []
         self._segment_start = 0.0
         self._segment_length = 1.0
         self.uploads = 0
+        self.error = ""                # the last drawing problem, for the panel
         self._resize_frames(frame_size)
 
     # -- resources ---------------------------------------------------------------------
@@ -143,6 +126,8 @@ class Renderer:
         if name not in self._programs:
             try:
                 prog = self.ctx.program(**shaders.load(name))
+            except FileNotFoundError as exc:
+                raise RenderError(str(exc)) from None
             except moderngl.Error as exc:
                 raise RenderError(f"shader program {name!r} failed to build: {exc}") from exc
             for i in range(4):
@@ -168,10 +153,16 @@ class Renderer:
         self._ring = [self._texture((size, size), 3) for _ in range(RING_SIZE)]
         self._targets: dict[tuple[str, int], tuple[moderngl.Framebuffer, list[moderngl.Texture]]] = {}
         self._look_fbo, (self._look_tex,) = self._target("look", 1, 1)
+        if getattr(self, "_flow_tex", None) is not None:
+            self._flow_tex.release()
+        self._flow_tex = self.ctx.texture((size, size), 2, dtype="f4")
+        self._flow_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._flow_tex.repeat_x = self._flow_tex.repeat_y = False
+        self._has_flow = False
         self._segment = []
         self._next_slot = 0
 
-    def _target(self, name: str, outputs: int, scale: int):
+    def _target(self, name: str, outputs: int, scale: int = 1):
         key = (name, scale)
         if key not in self._targets:
             texs = [self._texture((self._size * scale, self._size * scale)) for _ in range(outputs)]
@@ -179,8 +170,9 @@ class Renderer:
         return self._targets[key]
 
     def release(self) -> None:
-        for tex in self._ring:
+        for tex in self._ring + ([self._flow_tex] if self._flow_tex is not None else []):
             tex.release()
+        self._flow_tex = None
         for fbo, texs in self._targets.values():
             fbo.release()
             for t in texs:
@@ -200,11 +192,12 @@ class Renderer:
     def has_frame(self) -> bool:
         return bool(self._segment)
 
-    def push(self, frames: np.ndarray, now: float, duration: float) -> None:
+    def push(self, frames: np.ndarray, now: float, duration: float, flow: np.ndarray | None = None) -> None:
         """Start a new segment: the lamp moves from what is shown now through ``frames``.
 
         frames: (K+1, S, S, 3) uint8, rows top-first: K in-betweens then the tick's frame.
-        It arrives at ``now`` and the motion takes ``duration`` seconds.
+        It arrives at ``now`` and the motion takes ``duration`` seconds. ``flow`` (S, S, 2)
+        is the wax's motion from the previous tick frame, used by the "motion" mode.
         """
         frames = np.asarray(frames)
         if frames.ndim == 3:
@@ -224,9 +217,11 @@ class Renderer:
                 slot = self._next_slot
                 self._next_slot = (self._next_slot + 1) % RING_SIZE
             self._ring[slot].write(np.ascontiguousarray(frame).tobytes())
-            self._wax[slot] = wax_split(frame)
             self.uploads += 1
             slots.append(slot)
+        self._has_flow = flow is not None and flow.shape == (self._size, self._size, 2)
+        if self._has_flow:
+            self._flow_tex.write(np.ascontiguousarray(flow, np.float32).tobytes())
         self._segment = slots
         self._segment_start = now
         self._segment_length = max(duration, 1e-3)
@@ -264,30 +259,49 @@ class Renderer:
     def interpolate(self, now: float) -> moderngl.Texture:
         """Run the interpolation pass; returns the frame-sized, coloured texture."""
         a, b, t = self._position(now) if self._segment else (0, 0, 0.0)
-        self._wax_now = tuple(float(x + (y - x) * t) for x, y in zip(self._wax[a], self._wax[b]))
+        inputs = [self._ring[a], self._ring[b]]
+        if self.interpolation == "motion" and self._has_flow and len(self._segment) >= 2:
+            # The warp stands in for both tick frames; the look pass then runs as usual.
+            fbo, (warped,) = self._target("interp_motion", 1)
+            fbo.use()
+            fbo.viewport = (0, 0, self._size, self._size)
+            self._run("interp_motion", [self._ring[self._segment[0]], self._ring[self._segment[-1]],
+                                        self._flow_tex], (self._size, self._size), {"u_mix": float(t)})
+            inputs, t = [warped, warped], 0.0
         self._look_fbo.use()
         self._look_fbo.viewport = (0, 0, self._size, self._size)
-        self._run("interpolate", [self._ring[a], self._ring[b]], (self._size, self._size), {
+        self._run("interpolate", inputs, (self._size, self._size), {
             "u_mix": float(t), "u_hue": float(self.look.hue),
             "u_saturation": float(self.look.saturation),
-            "u_brightness": float(self.look.brightness), "u_glow": float(self.look.glow),
-            "u_wax": self._wax_now})
+            "u_brightness": float(self.look.brightness), "u_glow": float(self.look.glow)})
         return self._look_tex
 
     def upscale(self, source: moderngl.Texture, target: moderngl.Framebuffer,
                 viewport: tuple[int, int, int, int]) -> None:
-        spec = UPSCALERS.get(self.upscaler, UPSCALERS["bilinear"])
+        """Run the chosen upscaler into ``viewport``; one that cannot build falls back to bilinear."""
+        try:
+            self._upscale(UPSCALERS.get(self.upscaler, UPSCALERS["bilinear"]), source, target, viewport)
+        except RenderError as exc:
+            if self.upscaler == "bilinear":
+                raise
+            # A broken optional program (say, a freshly generated one) must not take the lamp down.
+            self.error = f"the {self.upscaler} upscaler is unavailable ({exc}); using bilinear."
+            self.upscaler = "bilinear"
+            self._upscale(UPSCALERS["bilinear"], source, target, viewport)
+
+    def _upscale(self, spec: UpscalerSpec, source: moderngl.Texture, target: moderngl.Framebuffer,
+                 viewport: tuple[int, int, int, int]) -> None:
         inputs = [source]
-        uniforms = dict(spec.uniforms, u_wax=getattr(self, "_wax_now", (0.5, 0.0, 1.0)))
         for p in spec.prepasses:
             fbo, texs = self._target(p.program, p.outputs, p.scale)
             fbo.use()
             fbo.viewport = (0, 0, texs[0].width, texs[0].height)
-            self._run(p.program, inputs, (texs[0].width, texs[0].height), uniforms)
+            self._run(p.program, [source] + inputs if p.with_frame else inputs,
+                      (texs[0].width, texs[0].height), spec.uniforms)
             inputs = texs
         target.use()
         target.viewport = viewport
-        self._run(spec.final, inputs, viewport[2:], uniforms)
+        self._run(spec.final, inputs, viewport[2:], spec.uniforms)
 
     def draw(self, target: moderngl.Framebuffer, now: float, size: tuple[int, int] | None = None,
              area: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int]:
@@ -328,3 +342,15 @@ class Offscreen:
     def release(self) -> None:
         self.fbo.release()
         self.texture.release()
+
+
+def _register_shipped_upscalers() -> None:
+    """Upscalers made of generated programs join the registry when their files are shipped."""
+    try:
+        from . import neural_upscale
+    except ImportError:
+        return
+    neural_upscale.register(UPSCALERS)
+
+
+_register_shipped_upscalers()

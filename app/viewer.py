@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="window size (default 960x720), or picture size with --headless (default 512x512)")
     p.add_argument("--upscaler", choices=list(UPSCALERS), default="lava", help="default: lava")
     p.add_argument("--interpolation", choices=INTERPOLATIONS, default="latent",
-                   help="between ticks: latent (decode in-betweens), crossfade or none (default latent)")
+                   help="between ticks: latent (decode in-betweens), motion (warp along the wax's "
+                        "motion), crossfade or none (default latent)")
     win = p.add_argument_group("window")
     win.add_argument("--fullscreen", action="store_true", help="start full screen")
     win.add_argument("--monitor", type=int, default=None, metavar="N", help="screen to use (0 is the first)")
@@ -72,8 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="keep every K-th tick in frames.npy / latents.npy (default 1)")
     head.add_argument("--video", metavar="FILE.mp4", help="also write a 60 fps video as on screen")
     p.add_argument("--benchmark", action="store_true", help="measure the draw loop, engine and shaders")
-    p.add_argument("--bench-seconds", type=positive_float, default=20.0, help=argparse.SUPPRESS)
+    p.add_argument("--bench-seconds", type=positive_float, default=30.0, help=argparse.SUPPRESS)
+    p.add_argument("--bench-frames", type=positive_int, default=40, help=argparse.SUPPRESS)
     return p
+
+
+NO_DISPLAY = ("no display was found; run it under a desktop session or xvfb-run, "
+              "or use --headless to write frames and video to files.")
 
 
 def has_display() -> bool:
@@ -91,10 +97,15 @@ def main(argv: list[str] | None = None) -> int:
         from . import bench
         return bench.run(args)
     if not has_display():
-        print("duralava-viewer: no display was found; run it under a desktop session or "
-              "xvfb-run, or use --headless to write frames and video to files.", file=sys.stderr)
+        print(f"duralava-viewer: {NO_DISPLAY}", file=sys.stderr)
         return 1
-    from . import window
+    try:
+        from . import window
+    except Exception as exc:  # pyglet connects to the display on import
+        if type(exc).__name__ != "NoSuchDisplayException":
+            raise
+        print(f"duralava-viewer: {NO_DISPLAY}", file=sys.stderr)
+        return 1
     return window.run(args)
 
 

@@ -102,6 +102,10 @@ class LampWindow(GLWindow):
         ]
 
     # -- actions (keys and panel) ------------------------------------------------------
+    @staticmethod
+    def warn(text: str) -> None:
+        warn(text)
+
     def reseed(self) -> None:
         self.engine.reseed()
 
@@ -112,6 +116,7 @@ class LampWindow(GLWindow):
     def set_interpolation(self, mode: str) -> None:
         self.renderer.interpolation = mode
         self.engine.set_inbetweens(mode == "latent")
+        self.engine.set_flow(mode == "motion")
 
     def max_tick_rate(self) -> float:
         """What the device sustains: leave the engine half of one core at most."""
@@ -216,6 +221,8 @@ class LampWindow(GLWindow):
         self.engine.stop()
         self.shutdown_ui()
         self.renderer.release()
+        if self._record_target is not None:
+            self._record_target.release()
         super().close()
 
     def on_draw(self):
@@ -226,7 +233,7 @@ class LampWindow(GLWindow):
         result = self.engine.poll()
         if result is not None:
             self.last = result
-            self.renderer.push(result.frames(), now=now, duration=result.interval)
+            self.renderer.push(result.frames(), now=now, duration=result.interval, flow=result.flow)
             if self.ui:
                 self.history.add(now, result)
                 self.controls.sync()
@@ -275,17 +282,17 @@ class LampWindow(GLWindow):
         self.begin_ui()
         em = imgui.get_font_size()
         imgui.set_next_window_pos(imgui.ImVec2(0.5 * em, 0.5 * em), imgui.Cond_.first_use_ever)
-        imgui.set_next_window_size(imgui.ImVec2(26 * em, min(self.height - em, 60 * em)),
-                                   imgui.Cond_.first_use_ever)
+        imgui.set_next_window_size(imgui.ImVec2(28 * em, self.height - em), imgui.Cond_.first_use_ever)
         imgui.set_next_window_bg_alpha(0.82)
         expanded = imgui.begin("duralava (H hides)")[0]
         pos, size = imgui.get_window_pos(), imgui.get_window_size()
         self._panel_right = pos.x + size.x if expanded else 0.0
         if expanded:
             last = self.last
-            if last is not None and last.error:
+            error = (last.error if last is not None else "") or self.renderer.error
+            if error:
                 imgui.push_text_wrap_pos(0)
-                imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.35, 1.0), last.error)
+                imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.35, 1.0), error)
                 imgui.pop_text_wrap_pos()
             elif last is not None and last.message:
                 imgui.push_text_wrap_pos(0)
@@ -297,6 +304,9 @@ class LampWindow(GLWindow):
                     imgui.push_id(title)
                     widget()
                     imgui.pop_id()
+            imgui.separator()
+            imgui.text_disabled("F fullscreen  H panel  Space pause  R reseed")
+            imgui.text_disabled("N kick  S screenshot  Esc/Q quit")
         imgui.end()
         self.end_ui()
 
@@ -328,7 +338,8 @@ def run(args) -> int:
     warn(message)
     try:
         engine = Engine(lamp, EngineConfig(tick_rate=args.tick_rate, seed=args.seed, device=str(device),
-                                           inbetweens=args.interpolation == "latent"), name, message)
+                                           inbetweens=args.interpolation == "latent",
+                                           flow=args.interpolation == "motion"), name, message)
         window = LampWindow(engine, args)
     except (EngineError, WindowError) as exc:
         print(f"duralava-viewer: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ import sys
 # name -> (module under duralava.models, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("sim_cmd", "run the lava-lamp simulator and write frames to disk"),
+    "bench": ("bench_cmd", "time a part of the project (sim: simulator frames per second)"),
     "import": ("import_cmd", "import a video or a folder of frames as a training dataset"),
     "floor": ("floor_cmd", "how far apart two simulator runs are: the floor every fidelity figure needs"),
     "eval": ("eval_cmd", "measure a lamp: endurance, fidelity to the simulator, tick cost"),

@@ -162,7 +162,10 @@ class ReturnSearch:
         self.best_ticks = torch.full((seeds, 2), -1, dtype=torch.long)
 
     def add(self, latents: Tensor, ticks: Tensor) -> Tensor:
-        """Add (B, q, Z) latents kept at ``ticks`` (q,), search them against all kept; returns (B,) best squared distance."""
+        """Keep (B, q, Z) latents from ``ticks`` (q,) and search them against all kept ones.
+
+        Returns (B,) the smallest squared distance of a new latent to one more than ``min_gap`` ticks older.
+        """
         q = latents.shape[1]
         if q == 0:
             return torch.full((latents.shape[0],), math.inf)
@@ -281,15 +284,15 @@ def advance(rnn: nn.Module, z: Tensor, ticks: int, progress: bool = False, desc:
     return z
 
 
-def _worst(values: np.ndarray, result: EnduranceResult, largest: bool = True) -> str:
-    """'value (seed s, ticks up to t)' for the worst entry of a (W, B) array; NaN counts as worst."""
-    v = np.where(np.isfinite(values), values, np.inf if largest else -np.inf)
-    w, b = np.unravel_index(np.argmax(v) if largest else np.argmin(v), v.shape)
+def _worst(values: np.ndarray, result: EnduranceResult) -> str:
+    """'value (seed s, window to tick t)' for the largest entry of a (W, B) array; NaN counts as largest."""
+    v = np.where(np.isfinite(values), values, np.inf)
+    w, b = np.unravel_index(np.argmax(v), v.shape)
     return f"{values[w, b]:.3g} (seed {result.config.first_seed + b}, window to tick {result.window_end[w]:,})"
 
 
 def endurance_checks(result: EnduranceResult) -> list[dict]:
-    """Summary rows: name, target, measured, passed."""
+    """Summary rows: name, wanted, measured, passed."""
     c, r = result.config, result
     W, B = r.abs_mean.shape
     ratio = r.window_motion() / r.reference_motion
@@ -303,18 +306,18 @@ def endurance_checks(result: EnduranceResult) -> list[dict]:
     typical = math.sqrt(2 * r.final_latent.shape[1])
     n_frozen = int(r.frozen().any(0).sum())
     return [
-        {"name": "latent |mean| per tick", "target": f"<= {c.mean_band} in every window",
+        {"name": "latent |mean| per tick", "wanted": f"<= {c.mean_band} in every window",
          "measured": f"worst {_worst(r.abs_mean, r)}", "passed": bool((r.abs_mean <= c.mean_band).all())},
-        {"name": "latent |std - 1| per tick", "target": f"<= {c.std_band} in every window",
+        {"name": "latent |std - 1| per tick", "wanted": f"<= {c.std_band} in every window",
          "measured": f"worst {_worst(r.std_dev, r)}", "passed": bool((r.std_dev <= c.std_band).all())},
-        {"name": "NaN/Inf latents", "target": "none",
+        {"name": "NaN/Inf latents", "wanted": "none",
          "measured": f"{int(r.nonfinite.sum())} of {W * B} seed-windows", "passed": not bool(r.nonfinite.any())},
-        {"name": "motion per tick / simulator's", "target": f"{lo}x..{hi}x in every window "
+        {"name": "motion per tick / simulator's", "wanted": f"{lo}x..{hi}x in every window "
                                                            f"(simulator {r.reference_motion:.3g})",
          "measured": spread, "passed": bool(r.motion_in_band().all())},
-        {"name": "frozen seeds", "target": f"none (motion < {c.frozen_ratio}x simulator's)",
+        {"name": "frozen seeds", "wanted": f"none (motion < {c.frozen_ratio}x simulator's)",
          "measured": f"{n_frozen} of {B}", "passed": n_frozen == 0},
-        {"name": "closest return / sqrt(2Z)", "target": f">= {c.repeat_ratio} (sqrt(2Z) = {typical:.3g}), "
+        {"name": "closest return / sqrt(2Z)", "wanted": f">= {c.repeat_ratio} (sqrt(2Z) = {typical:.3g}), "
                                                          f"> {c.min_gap} ticks apart",
          "measured": f"{r.closest_return[best]:.3g}{where}; {int(r.repeating().sum())} of {B} seeds repeat",
          "passed": not bool(r.repeating().any())},

@@ -2,7 +2,7 @@
 
 Targets run in the order of ``TARGETS``; ``all`` runs every one. A target is a
 function taking the shared :class:`Evaluation` and returning rows (name,
-target, measured, passed); it may leave results on the evaluation for later
+wanted, measured, passed); it may leave results on the evaluation for later
 targets (endurance leaves its final latents, so fidelity after a long run
 reuses them). Adding a target is one more entry in ``TARGETS``.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -50,6 +51,10 @@ DEFAULTS = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = "targets:\n" + "\n".join(f"  {name:<10} {text}" for name, (_, text) in TARGETS.items()) + (
+        "\n  all        every target above, sharing one simulator reference and one long run"
+        "\n\nexit status: 0 when every target is met, 1 when one is missed, 2 on a bad input.")
     p.add_argument("target", nargs="?", default="all", choices=[*TARGETS, "all"],
                    help="what to measure (default: all)")
     p.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
@@ -60,24 +65,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("eval-report"), metavar="DIR",
                    help="folder for the JSON report and pictures (default: ./eval-report)")
     g = p.add_argument_group("endurance")
-    g.add_argument("--seeds", type=_count, help="seeds run side by side (default 100)")
-    g.add_argument("--ticks", type=_count, help="ticks per seed (default 1,000,000)")
-    g.add_argument("--window", type=_count, help="ticks per checked window (default 1000)")
-    g.add_argument("--pairs", type=_count, help="tick pairs decoded per window and seed (default 2)")
-    g.add_argument("--history-every", type=_count, help="keep every n-th latent for the no-repeat search (default 100)")
-    g.add_argument("--repeat-ratio", type=_positive, default=0.1,
+    g.add_argument("--seeds", type=_count, metavar="N", help="seeds run side by side (default 100)")
+    g.add_argument("--ticks", type=_count, metavar="N", help="ticks per seed (default 1,000,000)")
+    g.add_argument("--window", type=_count, metavar="N", help="ticks per checked window (default 1000)")
+    g.add_argument("--pairs", type=_count, metavar="N", help="tick pairs decoded per window and seed (default 2)")
+    g.add_argument("--history-every", type=_count, metavar="N", help="keep every n-th latent for the no-repeat search (default 100)")
+    g.add_argument("--repeat-ratio", type=_positive, default=0.1, metavar="R",
                    help="a return closer than this times sqrt(2Z) is a repeat (default 0.1)")
     g.add_argument("--motion-reference", type=_positive, default=None, metavar="DIFF",
                    help="the simulator's mean |frame difference| per tick (0-255); skips simulating it")
     g = p.add_argument_group("fidelity")
-    g.add_argument("--frames", type=_count, help="frames sampled for frame features (default 1000)")
-    g.add_argument("--clips", type=_count, help="clips sampled for clip features (default 100)")
-    g.add_argument("--clip-len", type=_count, help="frames per clip (default 16)")
-    g.add_argument("--ticks-per-seed", type=_count, help="consecutive frames decoded per seed (default 64)")
-    g.add_argument("--reference-frames", type=_count, help="simulator frames per reference run (default 4000)")
+    g.add_argument("--frames", type=_count, metavar="N", help="frames sampled for frame features (default 1000)")
+    g.add_argument("--clips", type=_count, metavar="N", help="clips sampled for clip features (default 100)")
+    g.add_argument("--clip-len", type=_count, metavar="N", help="frames per clip (default 16)")
+    g.add_argument("--ticks-per-seed", type=_count, metavar="N", help="consecutive frames decoded per seed (default 64)")
+    g.add_argument("--reference-frames", type=_count, metavar="N", help="simulator frames per reference run (default 4000)")
     g = p.add_argument_group("tick cost")
-    g.add_argument("--tick-count", type=_count, help="ticks timed (default 3000)")
-    p.add_argument("--threads", type=_count, default=1, help="torch threads for endurance and fidelity (default 1)")
+    g.add_argument("--tick-count", type=_count, metavar="N", help="ticks timed (default 3000)")
+    p.add_argument("--threads", type=_count, default=1, metavar="N", help="torch threads for endurance and fidelity (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _setting(args, name: str):
@@ -131,7 +137,8 @@ def tick_target(ev: Evaluation) -> list[dict]:
                 t0 = time.perf_counter()
                 z = lamp.rnn(z)
                 t1 = time.perf_counter()
-                frame = (lamp.generator(z)[0] * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+                # The frame as the engine hands it to the renderer: uint8 (S, S, 3) in host memory.
+                (lamp.generator(z)[0] * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
                 t2 = time.perf_counter()
                 if i >= 50:
                     rnn_ms.append((t1 - t0) * 1e3)
@@ -144,9 +151,9 @@ def tick_target(ev: Evaluation) -> list[dict]:
                           "decode_median_ms": median - statistics.median(rnn_ms)}
     detail = f"(RNN {statistics.median(rnn_ms):.2f} ms + decode; {n} ticks, 1 thread)"
     return [
-        {"name": "tick cost, median", "target": f"<= {TICK_BUDGET_MS:g} ms",
+        {"name": "tick cost, median", "wanted": f"<= {TICK_BUDGET_MS:g} ms",
          "measured": f"{median:.2f} ms {detail}", "passed": median <= TICK_BUDGET_MS},
-        {"name": "tick cost, p95", "target": f"<= {TICK_BUDGET_MS:g} ms",
+        {"name": "tick cost, p95", "wanted": f"<= {TICK_BUDGET_MS:g} ms",
          "measured": f"{p95:.2f} ms", "passed": p95 <= TICK_BUDGET_MS},
     ]
 
@@ -159,9 +166,10 @@ def endurance_target(ev: Evaluation) -> list[dict]:
                              pairs_per_window=ev.setting("pairs"), history_every=ev.setting("history_every"),
                              repeat_ratio=ev.args.repeat_ratio)
     motion = ev.args.motion_reference or ev.judge().motion
+    decoded = 2 * config.pairs_per_window * config.seeds * config.n_windows
     print(f"endurance: {config.seeds} seeds x {config.ticks:,} ticks in one batch; decoding {config.pairs_per_window} "
-          f"tick pairs per {config.window:,}-tick window and seed ({2 * config.pairs_per_window * config.seeds * config.n_windows:,} "
-          f"frames); keeping every {config.history_every}th latent for the no-repeat search", file=sys.stderr)
+          f"tick pairs per {config.window:,}-tick window and seed ({decoded:,} frames); keeping every "
+          f"{config.history_every}th latent for the no-repeat search", file=sys.stderr)
     result = run_endurance(ev.lamp.rnn, ev.lamp.generator, ev.lamp.z_dim, motion, config, progress=ev.progress)
     ev.endurance = result
     picture = save_png(endurance_figure(result, title=f"endurance of {ev.label}"), ev.args.out / "endurance.png")
@@ -171,15 +179,19 @@ def endurance_target(ev: Evaluation) -> list[dict]:
         "seeds": config.seeds, "ticks": config.ticks, "window": config.window, "seconds": result.seconds,
         "decoded_frames": result.decoded_frames, "reference_motion": motion,
         "worst_abs_mean": float(result.abs_mean.max()), "worst_std_dev": float(result.std_dev.max()),
+        "mean_skew": float(result.skew.mean()), "mean_kurtosis": float(result.kurt.mean()),
+        "mean_latent_step": float(result.latent_step.mean()),
         "window_motion_ratio": [float(v) for v in result.window_motion() / motion],
-        "closest_return": float(result.closest_return.min()), "rows": rows,
+        "closest_return": float(result.closest_return.min()),
+        "closest_return_per_seed": [float(v) for v in result.closest_return], "rows": rows,
     }
     return rows
 
 
 def fidelity_target(ev: Evaluation) -> list[dict]:
     from .endurance import advance, seed_latents
-    from .fidelity import fidelity_checks, lamp_frames
+    from .eval_plot import save_png
+    from .fidelity import contact_sheet, fidelity_checks, lamp_frames
 
     judge = ev.judge()
     seeds, ticks = ev.setting("seeds"), ev.setting("ticks")
@@ -188,12 +200,14 @@ def fidelity_target(ev: Evaluation) -> list[dict]:
         end = ev.endurance.final_latent                       # the same seeds, already run for `ticks` ticks
     else:
         end = advance(ev.lamp.rnn, start, ticks, progress=ev.progress, desc=f"running {seeds} seeds")
-    scores = {}
+    scores, sheet = {}, {"simulator": judge.reference}
     for when, z in (("start", start), (f"tick {ticks:,}", end)):
         frames, segments = lamp_frames(ev.lamp.rnn, ev.lamp.generator, z, judge.plan.ticks_per_seed,
                                        progress=ev.progress, desc=f"decoding at {when}")
         scores[when] = judge.score(frames, segments)
+        sheet[f"lamp at {when} (first tick of each seed)"] = frames[::segments[0]]
     floor = judge.floor
+    ev.pictures.append(save_png(contact_sheet(sheet), ev.args.out / "fidelity.png"))
     ev.figures["fidelity"] = {"simulator": judge.settings.describe(), "floor": floor, "scores": scores,
                               "reference_motion": judge.motion}
     return fidelity_checks(scores, floor)
@@ -210,7 +224,7 @@ TARGETS = {
 def print_table(rows: list[tuple[str, dict]], file=None) -> None:
     file = file or sys.stdout
     head = ("target", "check", "wanted", "measured", "")
-    table = [head] + [(t, r["name"], r["target"], r["measured"], "ok" if r["passed"] else "MISSED") for t, r in rows]
+    table = [head] + [(t, r["name"], r["wanted"], r["measured"], "ok" if r["passed"] else "MISSED") for t, r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for k, row in enumerate(table):
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip(), file=file)
@@ -218,12 +232,32 @@ def print_table(rows: list[tuple[str, dict]], file=None) -> None:
             print("  ".join("-" * w for w in widths), file=file)
 
 
+def _plain(value):
+    """JSON-able copy: numpy scalars become floats, NaN and infinities null (strict JSON has neither)."""
+    if hasattr(value, "tolist"):                 # numpy arrays and scalars
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, str, type(None))):
+        return value
+    if isinstance(value, int):
+        return value
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f if math.isfinite(f) else None
+
+
 def _write_json(data: dict, path: Path) -> None:
+    data = _plain(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, default=float)
+            json.dump(data, f, indent=1, allow_nan=False)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -252,6 +286,7 @@ def run(args) -> int:
     from .checkpoint import CheckpointError
     from .endurance import EnduranceError
     from .fidelity import FidelityError
+    from .metrics import MetricsError
 
     torch.set_num_threads(args.threads)
     names = list(TARGETS) if args.target == "all" else [args.target]
@@ -259,7 +294,7 @@ def run(args) -> int:
         lamp, label = _load(args)
         if args.out.exists() and not args.out.is_dir():
             raise FileExistsError(f"--out {args.out} is a file, not a folder.")
-        ev = Evaluation(lamp=lamp, args=args, label=label, progress=sys.stderr.isatty() or bool(os.environ.get("TQDM_FORCE")))
+        ev = Evaluation(lamp=lamp, args=args, label=label, progress=not args.no_progress)
         rows: list[tuple[str, dict]] = []
         for name in names:
             t0 = time.perf_counter()
@@ -267,7 +302,7 @@ def run(args) -> int:
             rows += [(name, r) for r in target_rows]
             print(f"{name}: {sum(r['passed'] for r in target_rows)} of {len(target_rows)} checks met "
                   f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
-    except (CheckpointError, EnduranceError, FidelityError, FileNotFoundError, FileExistsError) as e:
+    except (CheckpointError, EnduranceError, FidelityError, MetricsError, FileNotFoundError, FileExistsError) as e:
         print(f"duralava eval: {e}", file=sys.stderr)
         return 2
     report = {"lamp": label, "meta": lamp.meta, "targets": names, "quick": bool(args.quick),

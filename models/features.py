@@ -32,7 +32,7 @@ FRAME_FEATURES = (
     + [f"colour_{i}" for i in range(len(COLOUR_EDGES) + 1)]
     + ["colour_off_axis"]
 )
-CLIP_FEATURES = ["diff_lag1", "diff_across", "mask_change_rate", "wax_flux",
+CLIP_FEATURES = ["diff_lag1", "diff_across", "mask_change_rate", "boundary_speed", "wax_flux",
                  "wax_flux_mid", "centroid_speed_y", "centroid_speed_x"]
 
 
@@ -227,19 +227,23 @@ def _frame_block(frames: np.ndarray, seg: WaxSegmenter) -> np.ndarray:
     np.maximum.at(largest, frame_of, sizes.astype(np.float64))
     log_size = np.bincount(frame_of, weights=np.log(sizes), minlength=n) / np.maximum(count, 1)
 
-    # Perimeter: wax pixel edges that face liquid (or the frame border).
-    pad = np.pad(m, ((0, 0), (1, 1), (1, 1)))
-    inner = pad[:, 1:-1, 1:-1]
-    perimeter = sum((inner & ~np.roll(pad, s, a)[:, 1:-1, 1:-1]).sum((1, 2))
-                    for s in (1, -1) for a in (1, 2))
+    perimeter = _perimeter(m)
     per_area = perimeter / safe
 
-    hist = np.stack([np.bincount(np.searchsorted(COLOUR_EDGES, row), minlength=len(COLOUR_EDGES) + 1)
-                     for row in axis]).astype(np.float64) / axis.shape[1]
+    bins = np.searchsorted(COLOUR_EDGES, axis)            # (n,A) bin of each pixel
+    hist = (bins[..., None] == np.arange(len(COLOUR_EDGES) + 1)).mean(1)
     off = off_axis.mean(1)
 
     return np.column_stack([coverage, profile, centroid, spread, count, largest / safe,
                             log_size, per_area, hist, off])
+
+
+def _perimeter(m: np.ndarray) -> np.ndarray:
+    """Wax pixel edges that face liquid or the frame border, per frame of (..., H, W)."""
+    pad = np.pad(m, [(0, 0)] * (m.ndim - 2) + [(1, 1), (1, 1)])
+    inner = pad[..., 1:-1, 1:-1]
+    return sum((inner & ~np.roll(pad, s, a)[..., 1:-1, 1:-1]).sum((-2, -1))
+               for s in (1, -1) for a in (-2, -1))
 
 
 def clip_features(clips, segmenter: WaxSegmenter) -> np.ndarray:
@@ -247,12 +251,22 @@ def clip_features(clips, segmenter: WaxSegmenter) -> np.ndarray:
     clips = np.asarray(clips)
     if clips.ndim != 5 or clips.shape[1] < 2:
         raise MetricsError(f"clips must have shape (C, T>=2, H, W, 3), got shape {clips.shape}.")
+    per_block = max(1, CHUNK // clips.shape[1])
+    return np.concatenate([_clip_block(np.asarray(clips[s:s + per_block]), segmenter)
+                           for s in range(0, len(clips), per_block)])
+
+
+def _clip_block(clips: np.ndarray, segmenter: WaxSegmenter) -> np.ndarray:
     c, t, h, w, _ = clips.shape
     m = segmenter.mask(clips.reshape(c * t, h, w, 3)).reshape(c, t, h, w)
     x = clips.astype(np.float32) / 255.0
     lag1 = np.abs(np.diff(x, axis=1)).mean((1, 2, 3, 4))
     across = np.abs(x[:, -1] - x[:, 0]).mean((1, 2, 3))
-    change = (m[:, 1:] != m[:, :-1]).sum((2, 3)).mean(1) / max(int(segmenter.active.sum()), 1)
+    flips = (m[:, 1:] != m[:, :-1]).sum((2, 3))             # (c,t-1)
+    change = flips.mean(1) / max(int(segmenter.active.sum()), 1)
+    # Flipped pixels per unit of outline: how fast the wax surface moves, whatever
+    # the amount of wax, so it tells a slow lamp from a lamp with little wax.
+    boundary_speed = (flips / np.maximum(_perimeter(m[:, :-1]), 1)).mean(1)
 
     # Continuity: the change of wax below a row boundary is the flux through it.
     rows = m.sum(3).astype(np.float64)                    # (c,t,h)
@@ -265,6 +279,6 @@ def clip_features(clips, segmenter: WaxSegmenter) -> np.ndarray:
     cy = np.where(area > 0, rows @ height / safe, 0.5)
     cx = np.where(area > 0, cols @ ((np.arange(w) + 0.5) / w) / safe, 0.5)
     return np.column_stack([
-        lag1, across, change, flux.mean((1, 2)), flux[:, :, (h - 1) // 2].mean(1),
+        lag1, across, change, boundary_speed, flux.mean((1, 2)), flux[:, :, (h - 1) // 2].mean(1),
         np.abs(np.diff(cy, axis=1)).mean(1), np.abs(np.diff(cx, axis=1)).mean(1),
     ])

@@ -16,6 +16,10 @@ from torch import nn
 from .endurance import to_uint8
 
 
+# Names a lamp's data source goes by when its frames came from the simulator.
+SIMULATED = ("simulator", "sim")
+
+
 class FidelityError(ValueError):
     """A fidelity measurement that cannot be made; ``str()`` is one sentence for the user."""
 
@@ -36,19 +40,31 @@ class SimulatorSettings:
 
 
 def simulator_settings(meta: dict) -> SimulatorSettings:
-    """Read the data source from a lamp's provenance; an untrained or footage lamp gets the classic simulator."""
+    """Read the data source from a lamp's provenance; an untrained or footage lamp gets the classic simulator.
+
+    A tick spans ``training.stride`` dataset frames, each ``data.params.stride``
+    simulator steps, so the reference is simulated at their product.
+    """
     data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
     params = data.get("params") if isinstance(data.get("params"), dict) else {}
-    palette = params.get("palette", data.get("palette", meta.get("palette", "classic")))
+    palette = params.get("palette", meta.get("palette", "classic"))
+    # Trained straight from the simulator, or from a folder that `duralava sim` wrote.
     source = str(data.get("source", "unknown"))
+    simulated = source in SIMULATED or str(params.get("source")) in SIMULATED
     out = SimulatorSettings(palette=str(palette) if palette else "classic")
-    if source != "simulator":
+    if not simulated:
         out.note = f"the lamp's data source is {source!r}, so it is compared with the classic simulator"
         return out
-    stride = params.get("stride", data.get("stride"))
-    out.stride = int(stride) if stride is not None else None
-    out.preset = params.get("preset", data.get("preset"))
-    lamp = params.get("lamp", params.get("params"))
+    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+    sim_stride, frames_per_tick = params.get("stride"), training.get("stride", 1)
+    if sim_stride is not None:
+        out.stride = int(sim_stride) * int(frames_per_tick or 1)
+    elif frames_per_tick not in (None, 1):
+        from .simulator import DEFAULT_STRIDE
+
+        out.stride = DEFAULT_STRIDE * int(frames_per_tick)
+    out.preset = params.get("preset")
+    lamp = params.get("params")
     out.params = dict(lamp) if isinstance(lamp, dict) else {}
     return out
 
@@ -119,7 +135,8 @@ class FidelityPlan:
         for name in ("ticks_per_seed", "n_frames", "n_clips", "clip_len", "reference_frames"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 2:
-                raise FidelityError(f"fidelity {name.replace('_', ' ')} must be a whole number of at least 2, not {v!r}.")
+                raise FidelityError(f"fidelity {name.replace('_', ' ')} must be a whole number of at least 2, "
+                                    f"not {v!r}.")
         if self.clip_len > self.ticks_per_seed:
             raise FidelityError(f"clips of {self.clip_len} frames do not fit in {self.ticks_per_seed} ticks per seed.")
 
@@ -165,7 +182,27 @@ def fidelity_checks(scores: dict[str, dict], floor: dict, limit: float = 3.0) ->
         for kind in ("frame", "clip"):
             ratio = s[kind] / floor[kind] if floor[kind] > 0 else float("inf")
             rows.append({"name": f"{kind} Frechet at {when}",
-                         "target": f"<= {limit:g}x floor {floor[kind]:.3g}",
+                         "wanted": f"<= {limit:g}x floor {floor[kind]:.3g}",
                          "measured": f"{s[kind]:.3g} ({ratio:.2f}x floor)",
                          "passed": bool(s[kind] <= limit * floor[kind])})
     return rows
+
+
+def contact_sheet(rows: dict[str, np.ndarray], per_row: int = 8, scale: int = 2):
+    """A Pillow image: one labelled row of ``per_row`` frames (evenly spaced picks) per entry of ``rows``."""
+    from PIL import Image, ImageDraw
+
+    from .eval_plot import INK, _font
+
+    size = next(iter(rows.values())).shape[1] * scale
+    label_h, gap = 20, 6
+    img = Image.new("RGB", (per_row * (size + gap) + gap, len(rows) * (size + label_h + gap) + gap), "white")
+    draw = ImageDraw.Draw(img)
+    for k, (label, frames) in enumerate(rows.items()):
+        top = gap + k * (size + label_h + gap)
+        draw.text((gap, top + 3), label, fill=INK, font=_font(13))
+        picks = np.linspace(0, len(frames) - 1, min(per_row, len(frames))).round().astype(int)
+        for j, i in enumerate(picks):
+            tile = Image.fromarray(frames[i]).resize((size, size), Image.NEAREST)
+            img.paste(tile, (gap + j * (size + gap), top + label_h))
+    return img

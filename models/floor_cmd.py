@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROWS = (("reference", "reference: seed {ref}"), ("floor", "floor: seed {floor}"),
+        ("shuffled", "shuffled frames"), ("half_speed", "half speed"),
+        ("swapped_colours", "swapped colours"))
+EXAMPLES = 6          # consecutive frames shown per run
+BAR = 220             # pixels for six decades of the distance / floor ratio
 
 
 def _whole(low: int):
@@ -38,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--palette", default="classic", help="simulator palette (default classic)")
     p.add_argument("--workers", type=_whole(1), default=None, help="simulator processes (default: all cores)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
+    p.add_argument("--plot", type=Path, default=None, metavar="PNG",
+                   help="also draw each run's first frames beside its distances (log scale) to PNG")
 
 
 def table(r: dict) -> str:
@@ -60,6 +73,55 @@ def table(r: dict) -> str:
     return "\n".join(lines)
 
 
+def plot(r: dict, path: Path) -> Path:
+    """Each run's first frames, then its frame and clip distance as bars of log10(distance / floor)."""
+    from PIL import Image, ImageDraw
+
+    frames = r["examples"]
+    size = frames["reference"].shape[1]
+    scale = max(1, 64 // size)
+    tile = size * scale
+    left, label = 10, 150
+    strip = EXAMPLES * (tile + 2)
+    width = left + label + strip + 2 * (BAR + 90)
+    height = 40 + len(ROWS) * (tile + 10)
+    img = Image.new("RGB", (width, height), (250, 250, 252))
+    draw = ImageDraw.Draw(img)
+    x_bars = left + label + strip + 10
+    draw.text((x_bars, 8), "frame distance / floor", fill=(40, 40, 48))
+    draw.text((x_bars + BAR + 90, 8), "clip distance / floor", fill=(40, 40, 48))
+    for i, (key, title) in enumerate(ROWS):
+        y = 30 + i * (tile + 10)
+        draw.text((left, y + tile // 2 - 6), title.format(ref=r["seeds"][0], floor=r["seeds"][-1]),
+                  fill=(40, 40, 48))
+        for k, f in enumerate(frames[key][:EXAMPLES]):
+            img.paste(Image.fromarray(np.asarray(f).repeat(scale, 0).repeat(scale, 1)),
+                      (left + label + k * (tile + 2), y))
+        if key == "reference":
+            continue
+        d = r["floors"][-1] if key == "floor" else r[key]
+        for j, kind in enumerate(("frame", "clip")):
+            x0 = x_bars + j * (BAR + 90)
+            ratio = d[kind] / r["floor"][kind] if r["floor"][kind] > 0 else float("inf")
+            # 0.1x .. 100000x over BAR pixels; the tick marks 1x, the floor.
+            length = int(np.clip((np.log10(max(ratio, 1e-9)) + 1) / 6, 0, 1) * BAR)
+            colour = (90, 160, 90) if ratio < 2 else (200, 90, 20) if ratio < 10 else (180, 30, 30)
+            draw.rectangle((x0, y + tile // 2 - 8, x0 + max(length, 1), y + tile // 2 + 8), fill=colour)
+            draw.line((x0 + BAR // 6, y + 4, x0 + BAR // 6, y + tile - 4), fill=(40, 40, 48))
+            draw.text((x0 + min(length, BAR) + 6, y + tile // 2 - 6), f"{ratio:.3g}x", fill=(40, 40, 48))
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        img.save(tmp, format="PNG")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
 def run(args) -> int:
     from .metrics import MetricsError, floor
     from .render import RenderError
@@ -68,11 +130,18 @@ def run(args) -> int:
     if len(set(args.seeds)) < 2:
         print("duralava floor: give at least two different seeds.", file=sys.stderr)
         return 2
+    if args.plot is not None and not args.plot.parent.is_dir():
+        print(f"duralava floor: the folder for {args.plot} does not exist.", file=sys.stderr)
+        return 2
     try:
         r = floor(args.samples, args.clips, args.clip_len, args.size, n_frames=args.frames, seeds=args.seeds,
-                  palette=args.palette, n_lamps=args.lamps, workers=args.workers, progress=not args.json)
+                  palette=args.palette, n_lamps=args.lamps, workers=args.workers, progress=not args.json,
+                  examples=EXAMPLES if args.plot else 0)
     except (MetricsError, SimulatorError, RenderError) as e:
         print(f"duralava floor: {e}", file=sys.stderr)
         return 2
+    if args.plot is not None:
+        print(f"picture: {plot(r, args.plot)}", file=sys.stderr)
+    r.pop("examples", None)
     print(json.dumps(r, indent=2) if args.json else table(r))
     return 0

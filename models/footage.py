@@ -206,8 +206,11 @@ def import_footage(src, out, size: int = 64, fit: str = "crop", max_frames: int 
     src, out = Path(src).expanduser(), Path(out).expanduser()
     if not src.exists():
         raise FootageError(f"{src} does not exist.")
+    if out.resolve() == src.resolve() or out.resolve() in src.resolve().parents:
+        raise FootageError(f"{out} holds the footage itself; write the dataset somewhere else.")
     _check_out(out, cfg.force)
 
+    container = None
     if src.is_dir():
         files = frame_files(src)
         check_folder(files)
@@ -222,26 +225,52 @@ def import_footage(src, out, size: int = 64, fit: str = "crop", max_frames: int 
             total = min(total, cfg.max_frames)
 
     made_parents = [p for p in reversed(out.absolute().parents) if not p.exists()]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    tmp = None
     try:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+            tmp.chmod(0o777 & ~_umask())     # mkdtemp makes it private; a dataset is not
+        except OSError as e:
+            raise FootageError(f"cannot write in {out.parent} ({e.strerror or e}).") from None
         n = _write_frames(frames, tmp, cfg, total, progress, src)
         meta = {"format": FORMAT, "version": VERSION, "source": "footage", "size": cfg.size,
                 "frames": n, "segments": [n], "origin": str(src.resolve()), "fit": cfg.fit,
                 "fps": rate, "every": cfg.every}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        write_preview(np.load(tmp / "frames.npy", mmap_mode="r"), tmp / "preview.png")
         _replace(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        frames.close()               # a video generator closes its container
+        if container is not None:
+            container.close()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         for p in reversed(made_parents):
             try:
                 p.rmdir()
             except OSError:
                 pass
-        if isinstance(frames, Iterator):
-            frames.close()
         raise
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_preview(frames: np.ndarray, path: Path, columns: int = 4, rows: int = 2) -> None:
+    """A contact sheet of frames spread over the clip, each shown at least 128 px: one look
+    says whether the crop, colours and size came out right."""
+    pick = np.unique(np.linspace(0, len(frames) - 1, columns * rows).round().astype(int))
+    size = frames.shape[1]
+    scale = max(1, -(-128 // size))
+    tiles = [np.asarray(frames[i]).repeat(scale, 0).repeat(scale, 1) for i in pick]
+    tiles += [np.zeros_like(tiles[0])] * (columns * rows - len(tiles))
+    sheet = np.concatenate([np.concatenate(tiles[r * columns:(r + 1) * columns], 1) for r in range(rows)], 0)
+    Image.fromarray(sheet).save(path)
 
 
 def _write_frames(frames: Iterator[np.ndarray], tmp: Path, cfg: ImportConfig, total, progress, src) -> int:

@@ -1,7 +1,7 @@
 """Training frames from many lamps, spread over worker processes.
 
-Lamps are simulated in fixed groups of :data:`GROUP` (the batch size that runs
-fastest per lamp on a small CPU cache); a group is always the same lamps with
+Lamps are simulated in fixed groups of :data:`GROUP` (large enough to
+amortise numpy's per-call overhead, small enough to stay in cache); a group is always the same lamps with
 the same seeds whichever process runs it, so the frames do not depend on the
 worker count. Each worker streams chunks of rendered frames back; the parent
 places them at each lamp's offset in the output.
@@ -17,18 +17,25 @@ import traceback
 
 import numpy as np
 
-GROUP = 4                  # lamps stepped together in one process
+GROUP = 8                  # lamps stepped together in one process
 CHUNK = 32                 # frames per lamp per message
 FRAMES_PER_LAMP = 2000     # default segment length when the lamp count is not given
 
 
+_PINNED = False
+
+
 def single_thread_blas() -> None:
-    """Pin numpy's OpenBLAS to one thread.
+    """Pin numpy's OpenBLAS to one thread (once per process).
 
     The transforms here are small GEMMs; OpenBLAS threads on a shared 2-core
     machine made a step about 10x slower. Environment variables are too late
     once numpy is imported, so ask the library itself.
     """
+    global _PINNED
+    if _PINNED:
+        return
+    _PINNED = True
     import numpy
 
     pattern = os.path.join(os.path.dirname(numpy.__file__), "..", "numpy.libs", "*openblas*")
@@ -52,7 +59,10 @@ def split_segments(n_frames: int, n_lamps: int) -> list[int]:
 
 
 def default_lamps(n_frames: int) -> int:
-    return int(np.clip(n_frames // FRAMES_PER_LAMP, 1, 256))
+    """One lamp per FRAMES_PER_LAMP frames, in whole pairs of groups when there are
+    many (so two workers get equal shares)."""
+    n = int(np.clip(n_frames // FRAMES_PER_LAMP, 1, 256))
+    return n - n % (2 * GROUP) if n >= 2 * GROUP else n
 
 
 def default_workers() -> int:
@@ -77,10 +87,17 @@ def _group_chunks(spec: dict):
             if start + k > 0:
                 lamp.step(spec["stride"])
             frames[k] = lamp.render(spec["size"], spec["palette"])
+        if not (np.isfinite(lamp.phi).all() and np.isfinite(lamp.temperature).all()):
+            from .simulator import SimulatorError
+
+            raise SimulatorError("the simulation became unstable (values are no longer finite); "
+                                 "use a smaller dt or weaker forces.")
         yield spec["first_lamp"], start, frames
 
 
 def _worker(jobs, results) -> None:
+    from .simulator import SimulatorError
+
     single_thread_blas()
     while True:
         spec = jobs.get()
@@ -90,6 +107,9 @@ def _worker(jobs, results) -> None:
             for msg in _group_chunks(spec):
                 results.put(("frames",) + msg)
             results.put(("done", spec["first_lamp"]))
+        except SimulatorError as e:      # one sentence, raised again in the parent
+            results.put(("fail", str(e)))
+            return
         except Exception:  # reported to the parent, which raises it
             results.put(("error", traceback.format_exc()))
             return
@@ -169,6 +189,10 @@ def _run_pool(specs: list[dict], workers: int, place) -> None:
                 place(*msg[1:])
             elif msg[0] == "done":
                 done += 1
+            elif msg[0] == "fail":
+                from .simulator import SimulatorError
+
+                raise SimulatorError(msg[1])
             else:
                 raise RuntimeError(f"a simulator worker failed:\n{msg[1]}")
     finally:

@@ -36,7 +36,7 @@ def frechet(a, b, reference=None) -> float:
     mean, std = ref.mean(0), np.maximum(ref.std(0), STD_FLOOR)
     a, b = (a - mean) / std, (b - mean) / std
     mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
     # Tr sqrt(Ca Cb) = Tr sqrt(Ca^1/2 Cb Ca^1/2), a symmetric PSD matrix: eigh is stable here.
     w, v = np.linalg.eigh(cov_a)
     root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
@@ -140,13 +140,16 @@ class FloorConfig:
 
 def floor(n_samples: int = 1000, n_clips: int = 100, clip_len: int = DEFAULT_CLIP_LEN, size: int = 64,
           n_frames: int | None = None, seeds=(1, 2), stride: int | None = None, palette: str = "classic",
-          n_lamps: int | None = None, workers: int | None = None, progress: bool = False) -> dict:
+          n_lamps: int | None = None, workers: int | None = None, progress: bool = False,
+          examples: int = 0) -> dict:
     """Simulator against simulator at this sample count, and three lamps that are wrong on purpose.
 
     Returns {"floor": {"frame", "clip"}, "floor_max": ..., "shuffled": ..., "half_speed": ...,
     "swapped_colours": ..., "floors": [per floor seed], "samples", "clips", ...}:
     shuffled frames keep every picture but lose all motion; half speed keeps motion's
     shape at half its rate; swapped colours exchange the wax and liquid colours.
+    With `examples` > 0, "examples" holds that many consecutive frames of each run
+    (uint8 arrays, for pictures; leave it out of JSON).
     """
     from .simulator import DEFAULT_STRIDE, simulate_frames
 
@@ -187,9 +190,14 @@ def floor(n_samples: int = 1000, n_clips: int = 100, clip_len: int = DEFAULT_CLI
     }
     # The wrong lamps are all built from the last floor run, so they differ from it in one way only.
     order = np.random.default_rng(cfg.seeds[-1]).permutation(len(other))
-    out["shuffled"] = distance(other[order], [len(other)])
-    out["swapped_colours"] = distance(seg.swap_colours(other), other_segments)
-    del other
+    shuffled, swapped = other[order], seg.swap_colours(other)
+    out["shuffled"] = distance(shuffled, [len(other)])
+    out["swapped_colours"] = distance(swapped, other_segments)
+    shown = {name: x[:examples].copy() for name, x in
+             (("reference", ref), ("floor", other), ("shuffled", shuffled), ("swapped_colours", swapped))}
+    del other, shuffled, swapped
     slow, slow_segments = simulate(cfg.seeds[-1], stride // 2)
     out["half_speed"] = distance(slow, slow_segments)
+    if examples > 0:
+        out["examples"] = {**shown, "half_speed": slow[:examples].copy()}
     return out

@@ -78,12 +78,23 @@ def _cubic_matrix(n_out: int, n_cells: int, start: float, cell: float) -> np.nda
     return m
 
 
+def _blur(n: int, sigma: float) -> np.ndarray:
+    """(n, n) Gaussian blur along one axis, each row summing to one."""
+    i = np.arange(n)
+    b = np.exp(-0.5 * ((i[:, None] - i[None, :]) / sigma) ** 2)
+    return b / b.sum(axis=1, keepdims=True)
+
+
 @dataclass
 class _Geometry:
     """Everything about a frame that does not depend on the lamp's state."""
 
-    rows: np.ndarray          # (S, ny) image rows (top first) <- cell rows
-    cols_t: np.ndarray        # (nx, S) cell columns -> image columns
+    box: tuple[slice, slice]  # rows and columns of the frame the glass covers
+    rows: np.ndarray          # (H, ny) image rows in the box (top first) <- cell rows
+    cols_t: np.ndarray        # (nx, W) cell columns -> image columns in the box
+    rows_blur: np.ndarray     # the same, through a blur of a blob's radius:
+    cols_t_blur: np.ndarray   #   how deep inside the wax a pixel is (its shading)
+    front: np.ndarray         # (H, W, 3) room and metal around the glass, and its sheen
     steep: float              # sigmoid steepness of the wax edge at this pixel size
     glass: np.ndarray         # (S, S) anti-aliased glass coverage
     height: np.ndarray        # (S, 1) height above the glass bottom, share of the glass
@@ -94,6 +105,7 @@ class _Geometry:
     heat_light: np.ndarray    # (S, 1) how much hot wax glows at each height
     wax: np.ndarray           # (3,) cool wax colour
     wax_shift: np.ndarray     # (3,) hot minus cool wax colour
+    backdrop_u8: np.ndarray   # (S, S, 3) the backdrop as it is shown
 
 
 def _coverage(signed_px: np.ndarray) -> np.ndarray:
@@ -149,24 +161,37 @@ def _geometry(size: int, nx: int, ny: int, glass_top: float, pal_name: str) -> _
               + np.asarray(pal.glow) * (0.85 * bulb * centre ** 2)[..., None])
     g = glass[..., None]
     f32 = np.float32
-    return _Geometry(rows=np.ascontiguousarray(rows, f32),
-                     cols_t=np.ascontiguousarray(cols.T, f32),
+    # Only the glass changes from frame to frame: work inside its bounding box.
+    r_any, c_any = np.nonzero(glass.any(axis=1))[0], np.nonzero(glass.any(axis=0))[0]
+    box = (slice(r_any[0], r_any[-1] + 1), slice(c_any[0], c_any[-1] + 1))
+    wax_light = (0.85 + 0.6 * bulb) * (1.0 - 0.3 * across ** 2) * glass
+    # Reflections of the room on the curved glass, in front of wax and liquid.
+    sheen = (0.10 * np.exp(-((across + 0.55) / 0.10) ** 2)
+             + 0.05 * np.exp(-((across - 0.72) / 0.06) ** 2)) * (1.0 - 0.5 * hc)
+    front = img * (1.0 - g) + (sheen * glass)[..., None]
+    return _Geometry(box=box,
+                     rows=np.ascontiguousarray(rows[box[0]], f32),
+                     cols_t=np.ascontiguousarray(cols[box[1]].T, f32),
+                     rows_blur=np.ascontiguousarray(rows[box[0]] @ _blur(ny, 1.6), f32),
+                     cols_t_blur=np.ascontiguousarray((cols[box[1]] @ _blur(nx, 1.6)).T, f32),
+                     front=front[box].astype(f32),
                      steep=8.0 * cell, glass=glass.astype(f32),
                      height=h.astype(f32), across=across.astype(f32),
                      backdrop=(img * (1.0 - g)).astype(f32),
-                     liquid=(liquid * g).astype(f32),
-                     wax_light=((0.85 + 0.6 * bulb) * (1.0 - 0.3 * across ** 2) * glass).astype(f32),
-                     heat_light=(0.35 + 0.65 * bulb).astype(f32),
+                     liquid=(liquid * g)[box].astype(f32),
+                     wax_light=wax_light[box].astype(f32),
+                     heat_light=(0.35 + 0.65 * bulb)[box[0]].astype(f32),
                      wax=np.asarray(pal.wax, f32),
-                     wax_shift=np.asarray(pal.wax_hot, f32) - np.asarray(pal.wax, f32))
+                     wax_shift=np.asarray(pal.wax_hot, f32) - np.asarray(pal.wax, f32),
+                     backdrop_u8=(np.clip(img * (1.0 - g), 0, 1) * 255.0 + 0.5).astype(np.uint8))
 
 
-def _upsample(field: np.ndarray, geo: _Geometry) -> np.ndarray:
-    """(ny, n, nx) cell field -> (n, S, S) image field."""
+def _upsample(field: np.ndarray, rows: np.ndarray, cols_t: np.ndarray) -> np.ndarray:
+    """(ny, n, nx) cell field -> (n, H, W) image field."""
     ny, n, nx = field.shape
-    a = geo.rows @ field.astype(np.float32).reshape(ny, n * nx)          # (S, n*nx)
-    a = a.reshape(-1, nx) @ geo.cols_t                                   # (S*n, S)
-    return a.reshape(geo.rows.shape[0], n, -1).transpose(1, 0, 2)
+    a = rows @ field.astype(np.float32).reshape(ny, n * nx)              # (H, n*nx)
+    a = a.reshape(-1, nx) @ cols_t                                       # (H*n, W)
+    return a.reshape(rows.shape[0], n, -1).transpose(1, 0, 2)
 
 
 def render_lamps(phi: np.ndarray, temperature: np.ndarray, *, size: int = 64,
@@ -178,17 +203,22 @@ def render_lamps(phi: np.ndarray, temperature: np.ndarray, *, size: int = 64,
     pal = palette(palette_name)
     ny, n, nx = phi.shape
     geo = _geometry(int(size), nx, ny, float(glass_top), palette_name)
-    f = _upsample(phi, geo)                                  # (n, S, S)
-    t = _upsample(temperature, geo)
+    f = _upsample(phi, geo.rows, geo.cols_t)                 # (n, H, W)
+    t = _upsample(temperature, geo.rows, geo.cols_t)
+    depth = _upsample(phi, geo.rows_blur, geo.cols_t_blur)   # ~1 deep in a big blob
     # A sigmoid via tanh (no overflow, one transcendental per pixel).
     alpha = 0.5 + 0.5 * np.tanh(0.5 * geo.steep * f)
 
     heat = np.clip((t - neutral_temperature + 0.35) * (1 / 0.7), 0.0, 1.0)
     # Wax: body shading (interior brighter, like a lit rounded blob), bulb light, heat.
-    body = 0.7 + 0.3 * np.clip(f, 0.0, 1.0)
+    body = 0.5 + 0.6 * np.clip(0.5 + 0.5 * depth, 0.0, 1.0)
     lit = (body * geo.wax_light)[..., None]
     hot = (heat * geo.heat_light)[..., None]
     wax = lit * (geo.wax + hot * geo.wax_shift)
     a = alpha[..., None]
-    img = geo.backdrop + geo.liquid + a * (wax - geo.liquid)
-    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    inner = geo.liquid + a * (wax - geo.liquid)
+    out = np.empty((n,) + geo.backdrop.shape, np.uint8)
+    out[:] = geo.backdrop_u8
+    box = (slice(None),) + geo.box
+    out[box] = (np.clip(geo.front + inner, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return out

@@ -34,9 +34,9 @@ class LampParams:
     nx: int = 36                      # grid columns across the widest part of the glass
     ny: int = 56                      # grid rows, bottom (bulb) to top (cap)
     dt: float = 2.0                   # time per step
-    mobility: float = 0.02            # Cahn-Hilliard M: how fast the wax field relaxes
+    mobility: float = 0.015           # Cahn-Hilliard M: how fast the wax field relaxes
     interface: float = 1.0            # eps: interface width in cells
-    surface_tension: float = 0.35     # sigma: capillary force on the flow
+    surface_tension: float = 0.45     # sigma: capillary force on the flow
     viscosity: float = 1.0            # of the liquid; the flow is creeping
     wax_stiffness: float = 0.6        # 0..1: share of in-blob shear removed (viscous wax)
     wax_expansion: float = 0.05       # Bw: buoyancy per kelvin of wax above neutral
@@ -87,12 +87,14 @@ class LampParams:
 PRESETS: dict[str, LampParams] = {
     "classic": LampParams(),
     # A lamp left on too long: hot, thin wax; small droplets race up and down.
-    "overheated": LampParams(heat=0.07, neutral_temperature=0.45, surface_tension=0.2,
-                             wax_expansion=0.08, wax_stiffness=0.3, cooling=0.08),
+    "overheated": LampParams(heat=0.035, neutral_temperature=0.45, surface_tension=0.15,
+                             wax_expansion=0.1, wax_stiffness=0.0, mobility=0.01, cooling=0.08),
 }
 
-# Simulation steps per training frame.
-DEFAULT_STRIDE: int = 4
+# Simulation steps per training frame: a wax traverse (bottom to top) takes
+# about 320 steps, so about 50 frames, and a 20-frame training sequence shows
+# clear but smooth motion.
+DEFAULT_STRIDE: int = 6
 
 
 def preset(name: str) -> LampParams:
@@ -124,15 +126,18 @@ class LavaLamp:
 
     def __init__(self, n_lamps: int = 1, seed: int = 0, params: LampParams | None = None,
                  warm: bool = True, first_lamp: int = 0):
-        if int(n_lamps) < 1:
-            raise SimulatorError(f"n_lamps must be at least 1, not {n_lamps}.")
+        if isinstance(n_lamps, bool) or not isinstance(n_lamps, (int, np.integer)) or n_lamps < 1:
+            raise SimulatorError(f"n_lamps must be a whole number of at least 1, not {n_lamps!r}.")
+        from .lamp_frames import single_thread_blas
+
+        single_thread_blas()
         self.params = p = dataclasses.replace(params or LampParams()).validate()
         self.n = n = int(n_lamps)
         self.seed = int(seed)
         self.rngs = [np.random.default_rng([self.seed, first_lamp + k]) for k in range(n)]
         self.steps_done = 0
         ny, nx = p.ny, p.nx
-        self.cos = physics.CosineBasis(ny, nx)
+        self.cos = physics.CosineBasis(ny, nx, np.float32)
         self.sin = physics.SineBasis(ny, nx, np.float32)
 
         y = np.arange(ny)[:, None, None] + 0.5
@@ -144,10 +149,9 @@ class LavaLamp:
         self.bulb = p.heat * coil * (y < p.heat_rows)                 # (ny, 1, nx)
         self.cap = p.cooling * (y > ny - p.cooling_rows)
         # Stabilised semi-implicit Cahn-Hilliard (Eyre-style splitting).
-        self._stab = 2.0
+        self._stab = 4.0
         a = p.dt * p.mobility * self.cos.k2
-        self._ch_rhs = a
-        self._ch_den = 1.0 + a * (self._stab + p.interface ** 2 * self.cos.k2)
+        self._ch_gain = (-a / (1.0 + a * (self._stab + p.interface ** 2 * self.cos.k2))).astype(np.float32)
         self._stokes = (1.0 / (p.viscosity * self.sin.k2 ** 2)).astype(np.float32)
         # Gaussian smoothing of the stream function over a blob's radius: what is
         # left inside wax after removing small-scale shear moves as a body.
@@ -155,22 +159,23 @@ class LavaLamp:
         self._flicker = np.empty((0, p.heat_rows, n, nx))
         f32 = np.float32
         self._loss = (self.cap + p.glass_cooling).astype(f32)
+        self._sigma32 = f32(p.surface_tension)
         self._dt32, self._kappa32, self._cap_t32 = f32(p.dt), f32(p.conductivity), f32(p.cap_temperature)
 
-        self.temperature = (np.repeat(self._initial_temperature(y), n, axis=1)
-                            * np.ones((1, 1, nx))).astype(np.float32)
+        profile = warm_profile(p) if warm else self._guess_temperature(y)
+        self.temperature = np.broadcast_to(np.reshape(profile, (ny, 1, 1)),
+                                           (ny, n, nx)).astype(np.float32)
         self.phi = self._initial_wax()
         self.u = np.zeros((ny, n, nx + 1), np.float32)
         self.v = np.zeros((ny + 1, n, nx), np.float32)
-        self._mass0 = None
         if warm and p.settle_steps:
             self.step(p.settle_steps)
             self.steps_done = 0
 
     # -- state ----------------------------------------------------------------------
 
-    def _initial_temperature(self, y: np.ndarray) -> np.ndarray:
-        """A running lamp's mean profile: hot over the bulb, cool under the cap."""
+    def _guess_temperature(self, y: np.ndarray) -> np.ndarray:
+        """A rough profile, hot over the bulb and cool under the cap (see warm_profile)."""
         p = self.params
         h = y / p.ny
         t = p.cap_temperature + (p.neutral_temperature + 0.25 - p.cap_temperature) * (1.0 - h) ** 1.5
@@ -191,7 +196,7 @@ class LavaLamp:
                 hw = glass_half_width(p, cy)
                 cx = 0.5 * nx + rng.uniform(-1, 1) * max(hw - r - 1.5, 0.0)
                 dist = np.minimum(dist, np.hypot(yy - cy, (xx - cx) * rng.uniform(0.85, 1.15)) - r)
-            dist = dist - 0.0 + self.wall[:, 0, :] * 2.0
+            dist = dist + 2.0 * self.wall[:, 0, :]                             # none on the glass
             # Shift the level set until the wax total is exactly the target.
             lo, hi = -ny, ny
             for _ in range(60):
@@ -238,9 +243,10 @@ class LavaLamp:
         t = self.temperature
         buoy = p.wax_expansion * wax * (t - p.neutral_temperature) + p.liquid_expansion * t
         db_dx, _ = physics.corner_gradients(buoy)
-        dmu_dx, dmu_dy = physics.corner_gradients(chem)
-        dphi_dx, dphi_dy = physics.corner_gradients(phi)
-        curl = db_dx + p.surface_tension * (dmu_dx * dphi_dy - dmu_dy * dphi_dx).astype(np.float32)
+        # The capillary force mu grad(phi) has curl grad(mu) x grad(phi).
+        dmu_dx, dmu_dy = physics.corner_gradients(chem.astype(np.float32))
+        dphi_dx, dphi_dy = physics.corner_gradients(phi.astype(np.float32))
+        curl = db_dx + self._sigma32 * (dmu_dx * dphi_dy - dmu_dy * dphi_dx)
         psi_hat = self.sin.forward(curl) * self._stokes
         if p.wax_stiffness > 0:
             both = self.sin.inverse(np.concatenate([psi_hat, psi_hat * self._smooth], axis=1))
@@ -256,27 +262,31 @@ class LavaLamp:
         for _ in range(int(steps)):
             phi, t = self.phi, self.temperature
             wax = np.clip(0.5 * (1.0 + phi), 0.0, 1.0).astype(np.float32)
-            chem = phi * phi * phi - phi - p.interface ** 2 * physics.laplacian(phi)
+            # The glass enters the chemical potential, so the capillary force also
+            # pushes wax off it (CH alone would only diffuse it away).
+            chem = phi * phi * phi - phi - p.interface ** 2 * physics.laplacian(phi) + self.wall
             psi = self._flow(phi, chem, wax)
             u, v = physics.face_velocities(psi)
             np.clip(u, -p.max_speed, p.max_speed, out=u)
             np.clip(v, -p.max_speed, p.max_speed, out=v)
             self.u, self.v = u, v
 
-            # Wax in float64 (its total must hold over millions of steps), heat in
-            # float32 (half the memory traffic; nothing sums it).
-            u64, v64 = u.astype(np.float64), v.astype(np.float64)
+            # Wax: phi_t = M lap(mu), mu = phi^3 - phi - eps^2 lap phi + wall, with the
+            # stiff linear part implicit (stabilised). Written as an increment,
+            # -(a / den) * mu in the cosine basis, it has no k=0 part at all, so it
+            # moves wax without changing its total and can be computed in float32.
+            inc = self.cos.inverse(self._ch_gain * self.cos.forward(chem.astype(np.float32)))
+            inc = inc.astype(np.float64)
+            # Its mean is zero in exact arithmetic; remove float32 round-off there.
+            inc -= inc.mean(axis=(0, 2), keepdims=True)
+            phi = phi + inc
+
+            # Then the flow carries wax and heat. Wax stays float64 (its total must
+            # hold over millions of steps); the fluxes that move it are float32.
             sub = dt / p.advect_substeps
             for _ in range(p.advect_substeps):
-                phi = physics.advect(phi, u64, v64, sub)
-                t = physics.advect(t, u, v, sub)
-
-            # Wax: phi_t = M lap(phi^3 - phi - eps^2 lap phi + wall), implicit in the
-            # stiff linear part; the k=0 mode is untouched, so the total is kept.
-            nonlin = phi * phi * phi - (1.0 + self._stab) * phi + self.wall
-            spec = self.cos.forward(np.concatenate([phi, nonlin], axis=1))
-            spec = (spec[:, : self.n] - self._ch_rhs * spec[:, self.n:]) / self._ch_den
-            self.phi = self.cos.inverse(spec)
+                phi, t = physics.advect_wax_and_heat(phi, t, u, v, sub)
+            self.phi = phi
 
             # Heat: bulb (with flicker), cap, glass loss, diffusion (explicit; stable
             # for kappa * dt < 1/4).
@@ -286,6 +296,44 @@ class LavaLamp:
             t[: p.heat_rows] += (dt * q).astype(np.float32)
             self.temperature = t
             self.steps_done += 1
+
+
+_WARM_SAMPLES = (3000, 1500)     # steps to settle the heat budget, then to average over
+
+
+def warm_profile(params: LampParams) -> np.ndarray:
+    """(ny,) mean temperature by row of a lamp that has run for a long time.
+
+    The heat budget takes thousands of steps to settle; starting every lamp
+    from this profile (plus a short settle for the flow) makes frame 0 look
+    like frame 100,000. Profiles of the presets are stored in
+    :mod:`.warm_profiles`; others are measured once per process (a few seconds).
+    """
+    from .warm_profiles import PROFILES
+
+    key = _params_key(params)
+    if key not in PROFILES:
+        PROFILES[key] = measure_warm_profile(params)
+    return np.asarray(PROFILES[key], np.float64)
+
+
+def _params_key(params: LampParams) -> str:
+    import json
+
+    d = params.to_dict()
+    d.pop("settle_steps")                 # does not change where the heat settles
+    return json.dumps(d, sort_keys=True)
+
+
+def measure_warm_profile(params: LampParams, lamps: int = 2, seed: int = 987654) -> list[float]:
+    settle, average = _WARM_SAMPLES
+    lamp = LavaLamp(lamps, seed=seed, params=params, warm=False)
+    lamp.step(settle)
+    rows = []
+    for _ in range(average // 100):
+        lamp.step(100)
+        rows.append(lamp.temperature.mean(axis=(1, 2)))
+    return [round(float(v), 4) for v in np.mean(rows, axis=0)]
 
 
 def _whole(name: str, value, low: int, high: int | None = None) -> int:

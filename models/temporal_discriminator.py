@@ -57,6 +57,8 @@ class TemporalDiscriminator(nn.Module):
         change = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
         # Changes are a few percent of the range: scale them up to the frames' range.
         x = torch.cat([x, change * 4], dim=2).flatten(0, 1)          # (B*T, 6, S/2, S/2)
+        # Channels-last halves the encoder's time on CPU (oneDNN's native layout).
+        x = x.contiguous(memory_format=torch.channels_last)
         feats = F.leaky_relu(self.project(self.body(x).flatten(1)), 0.2)  # (B*T, F)
         states, _ = self.gru(feats.unflatten(0, (b, t)))             # (B, T, H)
         # Skip the first tick: it has seen no motion yet.

@@ -83,6 +83,7 @@ class TrainLog:
         self.file = None
         self.window: list[tuple[dict, float]] = []
         self.z_fixed = None
+        self.saved_step = -1
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -163,8 +164,9 @@ class TrainLog:
         return path
 
     def save(self) -> None:
-        if not self.on:
+        if not self.on or self.t.step == self.saved_step:
             return
+        self.saved_step = self.t.step
         lamp, state = self.t.save_lamp(), self.t.save_state()
         self.write(f"saved {lamp.name} and {state.name} at step {self.t.step} "
                    f"({self.t.wall_time_s / 60:.1f} min of training in all)")

@@ -3,10 +3,7 @@
 // Blends two tick frames, then applies hue, saturation, brightness and glow.
 // In:  u_src0, u_src1  two tick frames, rows top-first as the engine hands them over
 //      u_mix           0 shows u_src0, 1 shows u_src1
-//      u_wax           (threshold, liquid mean, wax mean) of the frames' luminance,
-//                      from a two-class split of each frame (the renderer computes it)
-// Out: one RGBA frame in GL orientation (row 0 at the bottom); alpha is the "waxness",
-//      0 liquid, 1 wax, 0.5 on the edge, measured before the look changes colours.
+// Out: one RGBA frame in GL orientation (row 0 at the bottom); alpha 1.
 
 #if defined(VERTEX_SHADER)
 out vec2 v_uv;
@@ -28,7 +25,6 @@ uniform float u_hue;         // radians around the grey axis
 uniform float u_saturation;  // 1 leaves colours as they are
 uniform float u_brightness;  // multiplier
 uniform float u_glow;        // 0 off; bright wax bleeds light into the liquid
-uniform vec3 u_wax;
 
 vec3 frame_at(vec2 uv) {
     // The engine's rows run top-first; flip once here so every later pass is GL-oriented.
@@ -45,8 +41,6 @@ vec3 rotate_hue(vec3 c, float angle) {
 
 void main() {
     vec3 c = frame_at(v_uv);
-    float lum = dot(c, vec3(0.299, 0.587, 0.114));
-    float waxness = clamp(0.5 + (lum - u_wax.x) / max(u_wax.z - u_wax.y, 1e-3), 0.0, 1.0);
     if (u_glow > 0.0) {
         // A 5x5 Gaussian of what is brighter than mid-grey: the wax's halo.
         vec3 halo = vec3(0.0);
@@ -64,6 +58,6 @@ void main() {
     c = rotate_hue(c, u_hue);
     float grey = dot(c, vec3(0.299, 0.587, 0.114));
     c = mix(vec3(grey), c, u_saturation) * u_brightness;
-    f_color = vec4(clamp(c, 0.0, 1.0), waxness);
+    f_color = vec4(clamp(c, 0.0, 1.0), 1.0);
 }
 #endif

@@ -1,14 +1,15 @@
 #version 330 core
 // First pass of the lava-aware upscale, at the generator's resolution (cheap).
-// Lava has two materials, wax and liquid, with sharp edges between them. For every
-// texel this pass looks at its 5x5 neighbourhood and writes what the upscale pass
-// needs to redraw such an edge crisply at any size:
-// Out (three targets, GL-oriented, same size as u_src0):
-//   f_field : the frame as it came in (rgb colour, a waxness)
-//   f_wax   : rgb the mean colour of the wax texels nearby, a how strongly to sharpen
-//   f_liquid: rgb the mean colour of the liquid texels nearby
-// In: u_src0, the interpolated, coloured frame with waxness in alpha;
-//     u_wax.z - u_wax.y, the frame's wax/liquid luminance step (no step, no edges).
+// Lava is made of regions of nearly flat colour (wax, liquid, glass, cap) with sharp
+// edges between them, which a 64x64 frame can only show blurred over a texel or two.
+// For every texel this pass splits its 3x3 neighbourhood into two colour groups (one
+// step of 2-means, seeded by the two most different texels) and writes the two group
+// colours, ordered darker first so that neighbours agree on which is which.
+// Out (two targets, GL-oriented, same size as u_src0):
+//   f_low  : rgb the darker group's colour, a how strongly to sharpen here
+//            (0 where the two groups are too alike to be an edge)
+//   f_step : rgb the step from the darker to the brighter group, stored as 0.5 + step / 2
+// In: u_src0, the interpolated, coloured frame.
 
 #if defined(VERTEX_SHADER)
 out vec2 v_uv;
@@ -20,31 +21,56 @@ void main() {
 
 #elif defined(FRAGMENT_SHADER)
 in vec2 v_uv;
-layout(location = 0) out vec4 f_field;
-layout(location = 1) out vec4 f_wax;
-layout(location = 2) out vec4 f_liquid;
+layout(location = 0) out vec4 f_low;
+layout(location = 1) out vec4 f_step;
 uniform sampler2D u_src0;
-uniform vec3 u_wax;
-uniform float u_edge_contrast;  // luminance step between wax and liquid that counts as lava
+uniform float u_edge_contrast;  // colour distance between two regions that counts as an edge
+
+const vec3 LUMA = vec3(0.299, 0.587, 0.114);
 
 void main() {
     ivec2 size = textureSize(u_src0, 0);
     ivec2 here = ivec2(gl_FragCoord.xy);
-    vec4 centre = texelFetch(u_src0, here, 0);
-    vec3 wax = vec3(0.0), liquid = vec3(0.0);
-    float n_wax = 0.0, n_liquid = 0.0;
-    for (int j = -2; j <= 2; ++j) {
-        for (int i = -2; i <= 2; ++i) {
-            vec4 s = texelFetch(u_src0, clamp(here + ivec2(i, j), ivec2(0), size - 1), 0);
-            if (s.a > 0.5) { wax += s.rgb; n_wax += 1.0; }
-            else           { liquid += s.rgb; n_liquid += 1.0; }
-        }
+    vec3 c[9];
+    vec3 mean = vec3(0.0);
+    for (int k = 0; k < 9; ++k) {
+        ivec2 p = clamp(here + ivec2(k % 3 - 1, k / 3 - 1), ivec2(0), size - 1);
+        c[k] = texelFetch(u_src0, p, 0).rgb;
+        mean += c[k] / 9.0;
     }
-    // An edge needs both materials nearby, and a frame whose two classes really differ.
-    float both = (n_wax > 0.0 && n_liquid > 0.0) ? 1.0 : 0.0;
-    float step_ok = smoothstep(u_edge_contrast, 2.0 * u_edge_contrast, u_wax.z - u_wax.y);
-    f_field = centre;
-    f_wax = vec4(n_wax > 0.0 ? wax / n_wax : centre.rgb, both * step_ok);
-    f_liquid = vec4(n_liquid > 0.0 ? liquid / n_liquid : centre.rgb, 1.0);
+    // Seeds: the texel farthest from the mean, then the texel farthest from that one.
+    vec3 a = c[0];
+    float best = -1.0;
+    for (int k = 0; k < 9; ++k) {
+        float d = dot(c[k] - mean, c[k] - mean);
+        if (d > best) { best = d; a = c[k]; }
+    }
+    vec3 b = a;
+    best = -1.0;
+    for (int k = 0; k < 9; ++k) {
+        float d = dot(c[k] - a, c[k] - a);
+        if (d > best) { best = d; b = c[k]; }
+    }
+    vec3 sum_a = vec3(0.0), sum_b = vec3(0.0);
+    float n_a = 0.0, n_b = 0.0;
+    for (int k = 0; k < 9; ++k) {
+        if (dot(c[k] - a, c[k] - a) <= dot(c[k] - b, c[k] - b)) { sum_a += c[k]; n_a += 1.0; }
+        else                                                   { sum_b += c[k]; n_b += 1.0; }
+    }
+    a = sum_a / max(n_a, 1.0);
+    b = n_b > 0.0 ? sum_b / n_b : a;
+    vec3 low = dot(a, LUMA) <= dot(b, LUMA) ? a : b;
+    vec3 high = dot(a, LUMA) <= dot(b, LUMA) ? b : a;
+    // A real edge has texels bunched at two colours; a smooth gradient (a metal cap, the
+    // liquid's glow) spreads them along the way, and must not be cut into steps.
+    float spread = 0.0;
+    for (int k = 0; k < 9; ++k) {
+        spread += min(dot(c[k] - a, c[k] - a), dot(c[k] - b, c[k] - b)) / 9.0;
+    }
+    float dist = length(high - low);
+    float bimodal = 1.0 - smoothstep(0.22, 0.36, sqrt(spread) / max(dist, 1e-4));
+    float strength = smoothstep(u_edge_contrast, 2.0 * u_edge_contrast, dist) * bimodal;
+    f_low = vec4(low, strength);
+    f_step = vec4(0.5 + 0.5 * (high - low), 1.0);
 }
 #endif

@@ -162,3 +162,12 @@ def test_a_bad_start_up_checkpoint_falls_back_with_a_message(tmp_path):
     lamp, name, message = open_lamp(missing, "cpu")
     assert lamp.image_size == 64 and str(missing) in message
     assert name in ("untrained", "default.safetensors")
+
+
+def test_motion_between_ticks_is_estimated_only_when_asked_for():
+    engine = Engine(patterned_lamp(), EngineConfig(inbetweens=False, flow=True))
+    assert engine.tick().flow is None  # nothing to compare the first frame with
+    flow = engine.tick().flow
+    assert flow.shape == (64, 64, 2) and flow.dtype == np.float32 and np.isfinite(flow).all()
+    engine.set_flow(False)
+    assert engine.tick().flow is None

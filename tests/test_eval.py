@@ -214,9 +214,14 @@ def test_endurance_picture_shows_the_bands(tmp_path):
 def test_simulator_settings_follow_the_lamps_provenance():
     from duralava.models.fidelity import simulator_settings
 
-    meta = {"data": {"source": "simulator", "params": {"stride": 6, "preset": "overheated", "palette": "blue"}}}
+    meta = {"data": {"source": "simulator", "params": {"stride": 6, "preset": "overheated", "palette": "blue",
+                                                       "params": {"heat": 0.07}}},
+            "training": {"stride": 2}}
     s = simulator_settings(meta)
-    assert (s.stride, s.preset, s.palette, s.note) == (6, "overheated", "blue", "")
+    # A tick spans 2 dataset frames of 6 simulator steps each.
+    assert (s.stride, s.preset, s.palette, s.params, s.note) == (12, "overheated", "blue", {"heat": 0.07}, "")
+    from_folder = simulator_settings({"data": {"source": "/data/lamp", "params": {"source": "sim", "stride": 4}}})
+    assert from_folder.stride == 4 and from_folder.note == ""
     untrained = simulator_settings(random_lamp().meta)
     assert untrained.stride is None and untrained.preset is None and "untrained" in untrained.note
 
@@ -258,7 +263,7 @@ def run_eval(*argv: str) -> int:
 
     parser = argparse.ArgumentParser()
     eval_cmd.add_arguments(parser)
-    return eval_cmd.run(parser.parse_args(list(argv)))
+    return eval_cmd.run(parser.parse_args([*argv, "--no-progress"]))
 
 
 def test_eval_is_a_duralava_command():
@@ -297,6 +302,21 @@ def test_eval_endurance_of_an_untrained_lamp_writes_table_report_and_picture(tmp
     assert not list(tmp_path.glob(".*.tmp"))     # nothing half-written left behind
 
 
+def test_eval_report_of_a_lamp_gone_to_nan_is_strict_json(tmp_path):
+    import json
+
+    from duralava.models import eval_cmd
+
+    r = run_endurance(BlowingUpRNN(), TinyGenerator(), Z_DIM, reference_motion=2.0, config=short(ticks=2000))
+    eval_cmd._write_json({"worst": float(r.abs_mean.max()), "motion": r.window_motion(), "rows": endurance_checks(r)},
+                         tmp_path / "r.json")
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not strict JSON")
+
+    report = json.loads((tmp_path / "r.json").read_text(), parse_constant=refuse)
+    assert report["worst"] is None and report["motion"][-1] is None and len(report["rows"]) == 6
+
+
 def _file(path, data: bytes):
     path.write_bytes(data)
     return path
@@ -319,3 +339,42 @@ def test_eval_refuses_settings_that_do_not_fit(tmp_path, capsys):
     code = run_eval("endurance", "--untrained", "--ticks", "1500", "--window", "1000", "--motion-reference", "1",
                     "--out", str(tmp_path))
     assert code == 2 and "whole number of windows" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fidelity_judge_tells_the_simulator_from_an_untrained_lamp():
+    from duralava.models.fidelity import (FidelityJudge, FidelityPlan, SimulatorSettings, contact_sheet,
+                                          lamp_frames, simulator_frames)
+
+    plan = FidelityPlan(ticks_per_seed=32, n_frames=100, n_clips=20, clip_len=8, reference_frames=400)
+    judge = FidelityJudge(SimulatorSettings(), 64, plan)
+    assert 0.02 < judge.motion < 20                         # the wax moves, slowly, in 0-255 units per tick
+    floor = judge.floor
+    assert floor["frame"] > 0 and floor["clip"] > 0
+    other = judge.score(*simulator_frames(SimulatorSettings(), 400, 64, seed=3))
+    lamp = random_lamp(seed=0)
+    frames, segments = lamp_frames(lamp.rnn, lamp.generator, seed_latents(8, Z_DIM), plan.ticks_per_seed)
+    untrained = judge.score(frames, segments)
+    # Another simulator run sits near the floor; grey untrained frames are orders of magnitude away.
+    assert untrained["frame"] > 100 * other["frame"] and untrained["frame"] > 100 * floor["frame"]
+    assert untrained["clip"] > 3 * floor["clip"]
+    sheet = np.asarray(contact_sheet({"simulator": judge.reference, "lamp": frames}))
+    assert sheet.shape[1] == 8 * (128 + 6) + 6 and sheet.std() > 10
+
+
+@pytest.mark.slow
+def test_eval_all_shares_one_long_run_and_writes_every_picture(tmp_path, capsys):
+    import json
+
+    code = run_eval("all", "--untrained", "--seeds", "4", "--ticks", "2000", "--history-every", "20",
+                    "--frames", "60", "--clips", "10", "--clip-len", "8", "--ticks-per-seed", "32",
+                    "--reference-frames", "300", "--tick-count", "50", "--out", str(tmp_path))
+    assert code == 1                              # an untrained lamp misses motion and fidelity
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {r["target"] for r in report["rows"]} == {"tick", "endurance", "fidelity"}
+    fidelity = report["figures"]["fidelity"]
+    assert set(fidelity["scores"]) == {"start", "tick 2,000"}
+    # The endurance reference motion is the same simulator run the fidelity floor is measured against.
+    assert report["figures"]["endurance"]["reference_motion"] == fidelity["reference_motion"] > 0
+    assert (tmp_path / "endurance.png").is_file() and (tmp_path / "fidelity.png").is_file()
+    assert "fidelity   frame Frechet at tick 2,000" in capsys.readouterr().out

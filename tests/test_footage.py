@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import av
@@ -28,7 +29,7 @@ def area_average(frame: np.ndarray, size: int) -> np.ndarray:
         overlap = np.clip(np.minimum(hi, px + 1) - np.maximum(lo, px), 0, None)   # (size, n)
         return overlap / overlap.sum(1, keepdims=True)
     wy, wx = weights(frame.shape[0]), weights(frame.shape[1])
-    return np.einsum("yh,hwc,xw->yxc", wy, frame.astype(np.float64), wx)
+    return np.einsum("yh,hwc,xw->yxc", wy, frame.astype(np.float64), wx, optimize=True)
 
 
 def write_video(path: Path, frames: np.ndarray, fps: int = 25) -> None:
@@ -74,6 +75,12 @@ def test_video_round_trip(tmp_path):
     assert meta["source"] == "footage" and meta["frames"] == 12 and meta["segments"] == [12]
     assert meta["size"] == 48 and meta["fit"] == "crop" and meta["fps"] == pytest.approx(25)
     assert meta["origin"] == str((tmp_path / "lamp.mp4").resolve())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == 0o777 & ~umask      # not the temp folder's private mode
+    sheet = np.asarray(Image.open(out / "preview.png"))        # 4 x 2 frames, each shown at 144 px
+    assert sheet.shape == (2 * 144, 4 * 144, 3)
+    assert np.abs(sheet[:144, :144].astype(int) - frames[0].repeat(3, 0).repeat(3, 1)).max() == 0
     expected = np.stack([block_mean(f, 2) for f in src])
     # H.264 is lossy even at high quality; the blocks must still be where and what colour they were.
     assert np.abs(frames - expected).mean() < 3
@@ -157,6 +164,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "empty folder": ([str(tmp / "empty"), str(tmp / "o")], "no PNG or JPEG"),
         "mixed sizes": ([str(tmp / "mixed"), str(tmp / "o")], "image0000002.png is 64x50"),
         "out not empty": ([str(tmp / "good"), str(tmp / "taken")], "not empty"),
+        "out is the source": ([str(tmp / "good"), str(tmp), "--force"], "holds the footage itself"),
         "size too small": ([str(tmp / "good"), str(tmp / "o"), "--size", "4"], "at least 8"),
         "nested out": ([str(tmp / "empty"), str(tmp / "new" / "deeper" / "o")], "no PNG or JPEG"),
     }
@@ -186,5 +194,17 @@ def test_force_replaces_a_non_empty_out(tmp_path, capsys):
     assert import_cmd.run(_parser().parse_args([str(tmp_path / "good"), str(tmp_path / "taken"),
                                                 "--size", "16", "--force"])) == 0
     assert "wrote 3 frames" in capsys.readouterr().out
-    assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == ["frames.npy", "meta.json"]
+    assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == ["frames.npy", "meta.json", "preview.png"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_import_through_the_duralava_command(tmp_path, capsys):
+    from duralava.models.cli import main
+
+    write_folder(tmp_path / "shots", moving_blocks(4, 64, 96))
+    assert main(["import", str(tmp_path / "shots"), str(tmp_path / "data"), "--fit", "letterbox",
+                 "--size", "32"]) == 0
+    assert "wrote 4 frames of 32x32 (letterbox" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "nowhere"), str(tmp_path / "other")]) == 2
+    assert capsys.readouterr().err.strip().endswith("nowhere does not exist.")
+    assert not (tmp_path / "other").exists()

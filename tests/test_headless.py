@@ -52,11 +52,20 @@ def test_export_writes_frames_latents_picture_and_video(tmp_path, lamp_file):
     assert sorted(p.name for p in out.iterdir()) == ["display.png", "frames.npy", "lamp.mp4", "latents.npy"]
 
 
+@pytest.mark.parametrize("interpolation", ["none", "crossfade", "motion"])
+def test_every_interpolation_exports(tmp_path, lamp_file, interpolation):
+    summary = export(ExportConfig(ticks=3, out=tmp_path, checkpoint=str(lamp_file), size=(32, 32),
+                                  video=tmp_path / "v.mp4", tick_rate=20.0, interpolation=interpolation),
+                     progress=False)
+    assert summary["video_frames"] == 9 and (tmp_path / "v.mp4").stat().st_size > 0
+
+
 def test_the_same_seed_exports_the_same_frames(tmp_path, lamp_file):
     for name in ("a", "b"):
         export(ExportConfig(ticks=3, out=tmp_path / name, checkpoint=str(lamp_file), seed=5, size=(32, 32)),
                progress=False)
     assert np.array_equal(np.load(tmp_path / "a" / "frames.npy"), np.load(tmp_path / "b" / "frames.npy"))
+    assert (tmp_path / "a" / "display.png").read_bytes() == (tmp_path / "b" / "display.png").read_bytes()
 
 
 @pytest.mark.parametrize("change, words", [
@@ -97,9 +106,23 @@ def test_command_line_export_and_its_refusal(tmp_path, lamp_file):
     assert last.startswith("duralava-viewer: ") and "missing.safetensors" in last
 
 
-def test_without_a_display_the_window_mode_says_what_to_do():
+@pytest.mark.parametrize("display", [None, ":93"])  # none set, or one that is not there
+def test_without_a_display_the_window_mode_says_what_to_do(display):
     env = {k: v for k, v in __import__("os").environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    if display and not Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
+        env["DISPLAY"] = display
     done = subprocess.run([sys.executable, "-m", "duralava.app.viewer"], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1
     assert "xvfb-run" in done.stderr and "--headless" in done.stderr
+
+
+@pytest.mark.slow
+def test_benchmark_prints_its_figures(lamp_file):
+    done = subprocess.run([sys.executable, "-m", "duralava.app.viewer", "--benchmark", "--checkpoint",
+                           str(lamp_file), "--bench-seconds", "1", "--bench-frames", "2", "--size", "320x240"],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for words in ("blit", "interpolate + lava", "spikes >2x median", "engine thread CPU"):
+        assert words in done.stdout

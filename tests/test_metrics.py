@@ -13,25 +13,25 @@ from duralava.models.metrics import (CLIP_FEATURES, FRAME_FEATURES, MetricsError
 LIQUID, WAX = (60, 20, 110), (250, 120, 20)
 
 
-def disc_frames(centres_per_frame, size=64, radius=6.0) -> np.ndarray:
-    """Anti-aliased wax discs on the liquid colour, one list of (row, col) centres per frame."""
-    yy, xx = np.mgrid[:size, :size]
-    out = np.empty((len(centres_per_frame), size, size, 3), np.uint8)
-    for i, centres in enumerate(centres_per_frame):
-        f = np.zeros((size, size, 3)) + LIQUID
-        for cy, cx in centres:
-            a = np.clip(radius - np.hypot(yy - cy, xx - cx) + 0.5, 0, 1)[..., None]
-            f = f * (1 - a) + a * np.array(WAX)
-        out[i] = f.round()
-    return out
+def disc_frames(centres, size=64, radius=6.0) -> np.ndarray:
+    """Anti-aliased wax discs on the liquid colour; centres (N, discs, 2) as (row, col) per frame."""
+    centres = np.asarray(centres, np.float32)
+    yy, xx = np.mgrid[:size, :size].astype(np.float32)
+    f = np.zeros((len(centres), size, size, 3), np.float32) + np.float32(LIQUID)
+    for k in range(centres.shape[1]):
+        cy, cx = centres[:, k, 0, None, None], centres[:, k, 1, None, None]
+        a = np.clip(radius - np.hypot(yy - cy, xx - cx) + 0.5, 0, 1)[..., None]
+        f = f * (1 - a) + a * np.float32(WAX)
+    return f.round().astype(np.uint8)
 
 
 def bobbing_lamp(n: int, seed: int, speed: float = 1.0) -> np.ndarray:
     """Four discs rising and sinking at their own rates: a stand-in lamp with known motion."""
     rng = np.random.default_rng(seed)
     phase, rate = rng.uniform(0, 2 * np.pi, 4), rng.uniform(0.01, 0.03, 4)
-    return disc_frames([[(32 + 22 * np.sin(phase[k] + rate[k] * t * speed), 14 + 12 * k) for k in range(4)]
-                        for t in range(n)])
+    t = np.arange(n)[:, None]
+    rows = 32 + 22 * np.sin(phase + rate * t * speed)                 # (n, 4)
+    return disc_frames(np.stack([rows, np.broadcast_to(14 + 12 * np.arange(4), rows.shape)], -1))
 
 
 def reference_components(mask: np.ndarray) -> list[int]:
@@ -116,18 +116,19 @@ def test_samples_never_cross_a_segment_boundary():
         sample_clips(frames, segments, n_clips=200, clip_len=30)
 
 
+@pytest.mark.slow
 def test_bobbing_lamp_directions():
-    a, b = bobbing_lamp(1500, seed=1), bobbing_lamp(1500, seed=2)
+    a, b = bobbing_lamp(800, seed=1), bobbing_lamp(800, seed=2)
     seg = WaxSegmenter.fit(a)
-    fa, fb = (frame_features(sample_frames(x, n=300), seg) for x in (a, b))
-    ca, cb = (clip_features(sample_clips(x, n_clips=60, clip_len=12), seg) for x in (a, b))
-    assert fa.shape == (300, len(FRAME_FEATURES)) and ca.shape == (60, len(CLIP_FEATURES))
+    fa, fb = (frame_features(sample_frames(x, n=200), seg) for x in (a, b))
+    ca, cb = (clip_features(sample_clips(x, n_clips=40, clip_len=12), seg) for x in (a, b))
+    assert fa.shape == (200, len(FRAME_FEATURES)) and ca.shape == (40, len(CLIP_FEATURES))
     clip_floor = frechet(ca, cb)
     shuffled = a[np.random.default_rng(0).permutation(len(a))]
-    slow = bobbing_lamp(1500, seed=2, speed=0.5)
-    assert frechet(ca, clip_features(sample_clips(shuffled, n_clips=60, clip_len=12), seg)) > 20 * clip_floor
-    assert frechet(ca, clip_features(sample_clips(slow, n_clips=60, clip_len=12), seg)) > 5 * clip_floor
-    inverted = frame_features(sample_frames(255 - a, n=300), seg)
+    slow = bobbing_lamp(800, seed=2, speed=0.5)
+    assert frechet(ca, clip_features(sample_clips(shuffled, n_clips=40, clip_len=12), seg)) > 20 * clip_floor
+    assert frechet(ca, clip_features(sample_clips(slow, n_clips=40, clip_len=12), seg)) > 5 * clip_floor
+    inverted = frame_features(sample_frames(255 - a, n=200), seg)
     assert frechet(fa, inverted) > 20 * frechet(fa, fb)
 
 
@@ -141,3 +142,99 @@ def test_bad_frames_say_why():
     seg = WaxSegmenter.fit(bobbing_lamp(20, seed=0))
     with pytest.raises(MetricsError, match="fitted on 64x64"):
         seg.mask(np.zeros((2, 32, 32, 3), np.uint8))
+
+
+# -- against the simulator ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def simulated():
+    from duralava.models.simulator import simulate_frames
+
+    return simulate_frames(400, seed=7, n_lamps=2)
+
+
+def test_segmentation_finds_the_simulators_wax(simulated):
+    from duralava.models import render
+    from duralava.models.simulator import LampParams
+
+    frames, segments = simulated
+    seg = WaxSegmenter.fit(frames)
+    # Wax is orange, the liquid purple (the classic palette): red over blue for wax only.
+    assert seg.wax[0] > seg.wax[2] + 60 and seg.liquid[2] > seg.liquid[0]
+    p = LampParams()
+    glass = render._geometry(64, p.nx, p.ny, p.glass_top, "classic").glass.sum()   # glass area in pixels
+    share = seg.mask(frames).sum((1, 2)) / glass
+    assert share.mean() == pytest.approx(p.wax_fraction, abs=0.03)   # wax fills 18% of the glass
+    assert share.std() < 0.03                                        # and is conserved frame to frame
+    f = frame_features(frames, seg)
+    assert (f[:, FRAME_FEATURES.index("blob_count")] >= 1).all()
+
+
+def test_fidelity_of_the_reference_with_itself_is_zero(simulated):
+    from duralava.models.metrics import FidelityConfig, fidelity
+
+    frames, segments = simulated
+    r = fidelity(frames, frames, segments, segments, config=FidelityConfig(n_frames=100, n_clips=20, clip_len=8))
+    assert r["frame"] == pytest.approx(0, abs=1e-6) and r["clip"] == pytest.approx(0, abs=1e-6)
+    with pytest.raises(MetricsError, match="generated frames are"):
+        fidelity(frames[:, :32, :32], frames)
+
+
+@pytest.fixture(scope="module")
+def floor_figures():
+    from duralava.models.metrics import floor
+
+    # Three seeds: the reference and two floor runs; four lamps each for independent states.
+    return floor(300, 64, n_frames=1200, n_lamps=4, seeds=(1, 2, 3))
+
+
+@pytest.mark.slow
+def test_simulator_runs_sit_within_the_floor(floor_figures):
+    r = floor_figures
+    assert [f["seed"] for f in r["floors"]] == [2, 3]
+    for kind in ("frame", "clip"):
+        values = [f[kind] for f in r["floors"]]
+        assert max(values) < 3 * min(values), (kind, values)     # each run is as near as the other
+    # Standardised features: a lamp unlike the reference costs a unit or more per feature.
+    assert r["floor_max"]["frame"] < 0.5 * len(FRAME_FEATURES)
+    assert r["floor_max"]["clip"] < 0.5 * len(CLIP_FEATURES)
+
+
+@pytest.mark.slow
+def test_wrong_lamps_land_far_above_the_floor(floor_figures):
+    r = floor_figures
+    fl = r["floor_max"]
+    assert r["shuffled"]["clip"] > 1000 * fl["clip"]               # every picture right, no motion
+    assert r["shuffled"]["frame"] < 3 * fl["frame"]                # ... and frames alone cannot tell
+    assert r["half_speed"]["clip"] > 3 * fl["clip"]
+    assert r["swapped_colours"]["frame"] > 100 * fl["frame"]
+
+
+def test_floor_command_rejects_equal_seeds_before_simulating(capsys):
+    from duralava.models.cli import main
+
+    assert main(["floor", "--seeds", "3", "3"]) == 2
+    assert capsys.readouterr().err.strip() == "duralava floor: give at least two different seeds."
+
+
+@pytest.mark.slow
+def test_floor_command_prints_the_table_json_and_picture(capsys, tmp_path):
+    import json
+
+    from duralava.models.cli import main
+    from duralava.models.floor_cmd import table
+
+    args = ["floor", "--samples", "40", "--clips", "6", "--clip-len", "8", "--frames", "160", "--lamps", "2"]
+    assert main(args + ["--json", "--plot", str(tmp_path / "floor.png")]) == 0
+    r = json.loads(capsys.readouterr().out)
+    from PIL import Image
+
+    picture = np.asarray(Image.open(tmp_path / "floor.png").convert("RGB"))
+    assert picture.shape[0] > 5 * 64 and picture.shape[1] > 6 * 64
+    assert (picture == (180, 30, 30)).all(-1).sum() > 100     # the shuffled clip bar: far above the floor
+    assert r["samples"] == 40 and r["clips"] == 6 and r["frames_per_run"] == 160
+    assert r["shuffled"]["clip"] > r["floor"]["clip"]
+    text = table(r)
+    for row in ("floor: seed 2", "shuffled frames", "half speed", "swapped colours"):
+        assert row in text
+    assert "(1x)" in text                       # the floor row is its own unit

@@ -5,7 +5,7 @@ import moderngl
 import numpy as np
 import pytest
 
-from duralava.app.renderer import UPSCALERS, Offscreen, Renderer, fit_square, wax_split
+from duralava.app.renderer import UPSCALERS, Offscreen, Renderer, fit_square
 
 pytestmark = pytest.mark.gl
 
@@ -82,6 +82,37 @@ def test_lava_upscaler_keeps_wax_edges_crisp_at_ten_times(ctx, renderer):
     assert widths["bilinear"] >= 10, widths
     assert widths["lava"] <= 6, widths
     assert widths["lava"] * 2 < widths["bicubic"], widths
+
+
+def soft(frame: np.ndarray) -> np.ndarray:
+    """Edges blurred over a couple of texels, as a generator draws them."""
+    f = frame.astype(np.float32)
+    for axis in (0, 1):
+        f = (np.roll(f, 1, axis) + 2 * f + np.roll(f, -1, axis)) / 4
+    return f.round().astype(np.uint8)
+
+
+def test_lava_upscaler_sharpens_soft_edges_and_leaves_gradients_alone(ctx, renderer):
+    out = Offscreen(ctx, (640, 640))
+    renderer.push(soft(lamp_frame()), now=0.0, duration=0.1)
+    widths = {}
+    for name in ("bilinear", "lava"):
+        renderer.upscaler = name
+        renderer.draw(out.fbo, now=1.0)
+        widths[name] = edge_width(out.read()[200])
+    assert widths["lava"] * 3 <= widths["bilinear"], widths
+    # A smooth glow (a vertical ramp of colour) must not be cut into steps.
+    ramp = np.zeros((S, S, 3), np.uint8)
+    ramp[...] = np.linspace(20, 230, S, dtype=np.float32)[:, None, None].round().astype(np.uint8)
+    ramp[..., 2] = 90
+    renderer.push(ramp, now=2.0, duration=0.1)
+    shots = {}
+    for name in ("bilinear", "lava"):
+        renderer.upscaler = name
+        renderer.draw(out.fbo, now=3.0)
+        shots[name] = out.read().astype(np.float32)
+    out.release()
+    assert np.abs(shots["lava"] - shots["bilinear"]).max() <= 6
 
 
 def test_lamp_is_centred_in_a_wide_target(ctx, renderer):
@@ -188,12 +219,36 @@ def test_bad_frames_are_refused(renderer):
         renderer.push(np.zeros((64, 32, 3), np.uint8), now=0.0, duration=0.1)
 
 
-def test_wax_split_finds_the_two_materials():
-    thr, liquid, wax = wax_split(lamp_frame())
-    lum = lambda c: float(c @ np.array([0.299, 0.587, 0.114])) / 255
-    assert abs(liquid - lum(LIQUID)) < 0.02
-    assert wax > thr > liquid
-    # Dark wax in bright liquid: the waxness must still rise into the (minority) wax.
-    inverted = 255 - lamp_frame()
-    thr, liquid, wax = wax_split(inverted)
-    assert wax < thr < liquid
+def test_an_upscaler_that_cannot_build_falls_back_to_bilinear(ctx, renderer, monkeypatch):
+    from duralava.app.renderer import UpscalerSpec
+
+    monkeypatch.setitem(UPSCALERS, "missing", UpscalerSpec("no_such_program"))
+    renderer.push(lamp_frame(), now=0.0, duration=0.1)
+    renderer.upscaler = "missing"
+    out = Offscreen(ctx, (128, 128))
+    renderer.draw(out.fbo, now=1.0)
+    img = out.read()
+    out.release()
+    assert renderer.upscaler == "bilinear" and "missing" in renderer.error
+    assert img.std() > 20
+
+
+def test_motion_mode_moves_a_blob_along_its_flow(ctx, renderer):
+    a, b = lamp_frame(((24, 32, 7),)), lamp_frame(((36, 32, 7),))  # the blob moves 12 texels right
+    flow = np.zeros((S, S, 2), np.float32)
+    flow[..., 0] = 12.0
+    renderer.upscaler = "nearest"
+    renderer.interpolation = "motion"
+    out = Offscreen(ctx, (64, 64))
+    renderer.push(a, now=0.0, duration=1.0)
+    renderer.push(b, now=1.0, duration=1.0, flow=flow)
+    renderer.draw(out.fbo, now=1.5)
+    half = out.read().astype(np.float32)
+    renderer.draw(out.fbo, now=2.0)
+    end = out.read().astype(np.float32)
+    out.release()
+    assert np.abs(end - b).mean() < 1.5
+    # Halfway, one whole blob half way along (a crossfade would show two faint ones).
+    red = half[..., 0] > (LIQUID[0] + WAX[0] * 0.85) / 2
+    xs = np.nonzero(red)[1]
+    assert abs(xs.mean() - 30) < 1.5 and red.sum() > 0.8 * (np.pi * 49)

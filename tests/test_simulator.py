@@ -42,12 +42,13 @@ def test_wax_stays_in_its_phases_and_in_the_glass(warm_lamps):
 
 
 def test_same_seed_same_frames_whatever_the_worker_count():
-    a, seg_a = simulate_frames(12, seed=5, n_lamps=6, workers=1)
-    b, seg_b = simulate_frames(12, seed=5, n_lamps=6, workers=2)
-    assert seg_a == seg_b == [2] * 6
-    assert a.shape == (12, 64, 64, 3) and a.dtype == np.uint8
+    lamps = lamp_frames.GROUP + 2                 # two groups, so two workers both run
+    a, seg_a = simulate_frames(2 * lamps, seed=5, n_lamps=lamps, workers=1)
+    b, seg_b = simulate_frames(2 * lamps, seed=5, n_lamps=lamps, workers=2)
+    assert seg_a == seg_b == [2] * lamps
+    assert a.shape == (2 * lamps, 64, 64, 3) and a.dtype == np.uint8
     assert np.array_equal(a, b)
-    c, _ = simulate_frames(12, seed=6, n_lamps=6, workers=1)
+    c, _ = simulate_frames(2 * lamps, seed=6, n_lamps=lamps, workers=1)
     assert not np.array_equal(a, c)
 
 
@@ -96,8 +97,9 @@ def test_hot_wax_rises_and_cold_wax_sinks():
     assert np.mean(corr) > 0.2, corr
 
 
+@pytest.mark.slow
 def test_frame_zero_looks_like_a_running_lamp():
-    lamps = LavaLamp(n_lamps=8, seed=2)
+    lamps = LavaLamp(n_lamps=6, seed=2)
     def stats(l):
         wax = l.phi > 0
         rows = np.arange(l.params.ny)[:, None, None]
@@ -105,8 +107,8 @@ def test_frame_zero_looks_like_a_running_lamp():
         return wax.mean(), l.temperature.mean(), height.mean()
     first = stats(lamps)
     later = []
-    for _ in range(4):
-        lamps.step(500)
+    for _ in range(5):
+        lamps.step(300)
         later.append(stats(lamps))
     later = np.mean(later, axis=0)
     assert abs(first[0] - later[0]) < 0.25 * later[0]          # wax in blobs, not smeared
@@ -139,8 +141,7 @@ def test_lamp_is_centred_and_colours_follow_the_palette():
         rows = np.nonzero(glass.any(axis=1))[0]
         assert abs((cols.min() + cols.max()) / 2 - 31.5) <= 1.0
         assert 0.1 * 64 < rows.min() and rows.max() < 0.9 * 64
-        mirrored = empty[:, ::-1]
-        assert np.abs(empty - mirrored)[glass & glass[:, ::-1]].mean() < 2.0   # symmetric glass
+        assert (glass == glass[:, ::-1]).mean() > 0.99        # a symmetric glass
         for picture, colour in ((full, pal.wax), (empty, pal.liquid)):
             mean = picture[glass].mean(axis=0)
             cos = mean @ np.asarray(colour) / (np.linalg.norm(mean) * np.linalg.norm(colour))

@@ -76,19 +76,20 @@ def test_window_draws_the_panel_and_the_lamp(display, tmp_path, lamp_file):
     assert lamp.std() > 20 and lamp.mean() > 40
 
 
-def test_kiosk_mode_shows_only_the_lamp(display, tmp_path, lamp_file):
+def test_fullscreen_kiosk_shows_only_the_lamp(display, tmp_path, lamp_file):
     shot = tmp_path / "kiosk.png"
     done = subprocess.run(
         [sys.executable, "-m", "duralava.app.viewer", "--checkpoint", str(lamp_file), "--no-ui",
-         "--size", "640x480", "--exit-after", "2", "--screenshot-at-exit", str(shot)],
+         "--fullscreen", "--monitor", "7", "--exit-after", "2", "--screenshot-at-exit", str(shot)],
         env=env_for(display, tmp_path), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     from PIL import Image
 
     img = np.asarray(Image.open(shot).convert("RGB")).astype(np.float32)
-    assert img.shape == (480, 640, 3)
-    assert img[:, :80].max() == 0 and img[:, 560:].max() == 0  # black bars either side
-    assert img[:, 80:560].std() > 20
+    assert "no monitor 7" in done.stderr  # a missing monitor falls back to the default one
+    assert img.shape == (800, 1280, 3)  # fullscreen: the whole (virtual) monitor
+    assert img[:, :240].max() == 0 and img[:, 1040:].max() == 0  # black bars either side
+    assert img[:, 240:1040].std() > 20
 
 
 DRIVER = r"""
@@ -103,13 +104,14 @@ args = viewer.build_parser().parse_args(sys.argv[2:])
 lamp, name, msg = open_lamp(args.checkpoint, "cpu")
 engine = Engine(lamp, EngineConfig(tick_rate=20.0), name, msg).start()
 win = window.LampWindow(engine, args)
+win.sections = [(title, widget, True) for title, widget, _ in win.sections]  # every section drawn
 out = {}
 
 def pump(seconds):
     end = time.monotonic() + seconds
     while time.monotonic() < end and win.context is not None:
-        pyglet.clock.tick()
         win.dispatch_events()  # key presses wait in pyglet's queue until here
+        pyglet.clock.tick()    # runs what the handlers scheduled (closing, for one)
         if win.context is None:
             break
         win.dispatch_event("on_draw")
@@ -122,6 +124,9 @@ def press(symbol):
 
 pump(1.0)
 out["ticked"] = engine.tick_index > 5
+win.set_interpolation("motion"); pump(0.5)
+out["motion_flow"] = win.last is not None and win.last.flow is not None
+win.set_interpolation("latent")
 press(key.SPACE); out["paused"] = engine.paused
 held = engine.tick_index; pump(0.5); out["held"] = engine.tick_index - held
 press(key.SPACE); out["unpaused"] = not engine.paused
@@ -129,8 +134,10 @@ seed = engine.seed; press(key.R); out["reseeded"] = engine.seed != seed
 press(key.H); out["panel_hidden"] = not win.show_panel
 press(key.H)
 press(key.F); out["fullscreen_size"] = [win.width, win.height] if win.fullscreen else None
-press(key.ESCAPE); out["left_fullscreen"] = not win.fullscreen
+press(key.ESCAPE); out["left_fullscreen"] = [win.width, win.height] if not win.fullscreen else None
 press(key.S); out["screenshot"] = win.last_capture
+win.toggle_recording(); pump(1.0); win.toggle_recording()
+out["recorded"] = win.last_capture
 for size in ((300, 200), (1000, 700)):
     win.set_size(*size); pump(0.2)
 win.dispatch_event("on_file_drop", 10, 10, [sys.argv[1]])
@@ -156,10 +163,12 @@ def test_keys_resizes_and_a_bad_drop(display, tmp_path, lamp_file):
     line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))
     out = json.loads(line[len("RESULT "):])
     assert out["ticked"] and out["paused"] and out["unpaused"] and out["reseeded"]
-    assert out["held"] == 0
+    assert out["held"] == 0 and out["motion_flow"]
     assert out["panel_hidden"]
-    assert out["fullscreen_size"] == [1280, 800] and out["left_fullscreen"]
+    assert out["fullscreen_size"] == [1280, 800] and out["left_fullscreen"] == [800, 600]
     assert "saved" in out["screenshot"] and list(cwd.glob("duralava-*.png"))
+    (video,) = cwd.glob("duralava-*.mp4")
+    assert str(video) in out["recorded"] and video.stat().st_size > 1000
     assert str(bad) in out["drop_error"] and out["kept_ticking"] >= 5
     assert str(bad) in done.stderr  # the bad file is reported on stderr too
     assert out["closed"] == [True, False, True], out["closed"]

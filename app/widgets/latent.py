@@ -48,7 +48,8 @@ class LatentWidget:
         width = imgui.get_content_region_avail().x
         if implot.begin_plot("##moments", imgui.ImVec2(width, 12 * em), implot.Flags_.no_mouse_text):
             implot.setup_axes("seconds ago", "", 0, implot.AxisFlags_.auto_fit)
-            implot.setup_axis_limits(implot.ImAxis_.x1, -app.history.seconds, 0, implot.Cond_.always)
+            span = min(app.history.seconds, max(10.0, -float(xs[0]) if len(xs) else 0.0))
+            implot.setup_axis_limits(implot.ImAxis_.x1, -span, 0, implot.Cond_.always)
             if len(xs):
                 for name, ys in values.items():
                     target = BANDS[name][0]

@@ -1,4 +1,4 @@
-"""Panel section: how the lamp is drawn: interpolation, upscaler and colour."""
+"""Panel section: how the lamp is drawn: interpolation, upscaler, colour, and which screen."""
 from __future__ import annotations
 
 import math
@@ -33,3 +33,20 @@ class LookWidget:
         _, look.glow = imgui.slider_float("glow", look.glow, 0.0, 1.0, "%.2f")
         if imgui.button("reset colours"):
             look.hue, look.saturation, look.brightness, look.glow = 0.0, 1.0, 1.0, 0.0
+        self._screens()
+
+    def _screens(self) -> None:
+        from ..gl_window import screens
+
+        app = self.app
+        found = screens()
+        labels = [f"monitor {i}: {s.width}x{s.height}" for i, s in enumerate(found)]
+        current = next((i for i, s in enumerate(found) if (s.x, s.y, s.width, s.height) ==
+                        (app.home_screen.x, app.home_screen.y, app.home_screen.width,
+                         app.home_screen.height)), 0)
+        changed, i = imgui.combo("monitor", current, labels)
+        if changed:
+            app.home_screen = found[i]
+        changed, on = imgui.checkbox("fullscreen (F)", app.fullscreen)
+        if changed and on != app.fullscreen:
+            app.warn(app.toggle_fullscreen())

@@ -23,7 +23,7 @@ class PerformanceWidget:
     def __call__(self) -> None:
         app = self.app
         last = app.last
-        imgui.text(f"draw {self.fps():5.1f} fps   window {app.window.width}x{app.window.height}")
+        imgui.text(f"draw {self.fps():5.1f} fps   window {app.width}x{app.height}")
         if last is not None:
             imgui.text(f"tick {last.tick}  {last.tick_ms:5.1f} ms  every {last.interval * 1e3:.0f} ms  "
                        f"in-betweens {0 if last.inbetweens is None else len(last.inbetweens)}")
