@@ -4,7 +4,8 @@
    1920x1080 (many frames, each ended with ``ctx.finish()``), as ratios.
 2. Draw loop: drawing paced at 60 Hz while the engine ticks at 10 Hz on its thread;
    frame-time spikes over twice the median, per 1,000 frames (the loop never waits
-   on the engine, so torch should not show up here).
+   on the engine, so torch should not show up here), beside a baseline that draws
+   with no engine at all (what the machine itself adds).
 3. Engine CPU in ambient mode (10 Hz ticks, no panel): the worker thread's own CPU
    time over the run, as a share of one core.
 
@@ -67,8 +68,9 @@ def draw_loop(engine, renderer, target, seconds: float) -> dict[str, float]:
     """Paced 60 Hz drawing while the engine ticks; frame intervals and the engine's CPU share."""
     ctx = renderer.ctx
     intervals, work = [], []
-    engine.start()
-    cpu0, wall0 = engine.thread_cpu_s, time.perf_counter()
+    if engine is not None:
+        engine.start()
+    cpu0, wall0 = (engine.thread_cpu_s if engine else 0.0), time.perf_counter()
     last = next_frame = time.perf_counter()
     end = last + seconds
     uploads0 = renderer.uploads
@@ -77,7 +79,7 @@ def draw_loop(engine, renderer, target, seconds: float) -> dict[str, float]:
         if now >= end:
             break
         t0 = now
-        result = engine.poll()  # never waits: the newest result, if any
+        result = engine.poll() if engine else None  # never waits: the newest result, if any
         if result is not None:
             renderer.push(result.frames(), now=now, duration=result.interval)
         renderer.draw(target, now)
@@ -93,8 +95,9 @@ def draw_loop(engine, renderer, target, seconds: float) -> dict[str, float]:
         intervals.append(done - last)
         last = done
     wall = time.perf_counter() - wall0
-    cpu = engine.thread_cpu_s - cpu0
-    engine.stop()
+    cpu = engine.thread_cpu_s - cpu0 if engine else 0.0
+    if engine is not None:
+        engine.stop()
     intervals_a = np.asarray(intervals[10:]) * 1e3
     work_a = np.asarray(work[10:]) * 1e3
     med = float(np.median(intervals_a))
@@ -103,7 +106,8 @@ def draw_loop(engine, renderer, target, seconds: float) -> dict[str, float]:
         "spikes_per_1000": 1000.0 * float((intervals_a > 2 * med).sum()) / max(len(intervals_a), 1),
         "work_median_ms": float(np.median(work_a)),
         "work_spikes_per_1000": 1000.0 * float((work_a > 2 * np.median(work_a)).sum()) / max(len(work_a), 1),
-        "engine_share": cpu / wall, "ticks": engine.tick_index, "uploads": renderer.uploads - uploads0,
+        "engine_share": cpu / wall, "ticks": engine.tick_index if engine else 0,
+        "uploads": renderer.uploads - uploads0,
     }
 
 
@@ -151,17 +155,20 @@ def run(args) -> int:
     target = Offscreen(ctx, args.size or (960, 720))
     print(f"\n2./3. draw loop at 60 Hz, {target.size[0]}x{target.size[1]}, engine at 10 Hz, "
           f"{seconds:.0f} s per mode")
-    for mode in ("latent", "crossfade"):
-        renderer.interpolation = mode
+    for mode in ("latent", "crossfade", "baseline"):
+        renderer.interpolation = "crossfade" if mode == "baseline" else mode
         renderer.upscaler = "lava"
-        engine = Engine(lamp, EngineConfig(tick_rate=10.0, seed=args.seed, device=str(device),
-                                           inbetweens=mode == "latent"), name)
+        # The baseline draws the same way with no engine at all: spikes there are the machine's.
+        engine = None if mode == "baseline" else Engine(
+            lamp, EngineConfig(tick_rate=10.0, seed=args.seed, device=str(device),
+                               inbetweens=mode == "latent"), name)
         r = draw_loop(engine, renderer, target.fbo, seconds)
         print(f"   {mode:>9}: {r['frames']} frames, median {r['median_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
               f"spikes >2x median {r['spikes_per_1000']:.2f}/1000 (target < {TARGET_SPIKES_PER_1000:g}); "
               f"draw work median {r['work_median_ms']:.2f} ms, spikes {r['work_spikes_per_1000']:.2f}/1000")
-        print(f"   {'':>9}  engine thread CPU {100 * r['engine_share']:.1f}% of one core "
-              f"(target <= {100 * TARGET_ENGINE_SHARE:g}%), {r['ticks']} ticks, {r['uploads']} uploads")
+        if engine is not None:
+            print(f"   {'':>9}  engine thread CPU {100 * r['engine_share']:.1f}% of one core "
+                  f"(target <= {100 * TARGET_ENGINE_SHARE:g}%), {r['ticks']} ticks, {r['uploads']} uploads")
     target.release()
     renderer.release()
     ctx.release()

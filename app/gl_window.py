@@ -122,6 +122,24 @@ class GLWindow(Window):
         self.set_mouse_visible(not (self.fullscreen and self.kiosk))
         return note
 
+    def check_monitor(self) -> str:
+        """Leave fullscreen if its monitor went away (unplugged, display reconfigured)."""
+        if not self.fullscreen:
+            return ""
+        try:
+            present = any(_same_screen(self.home_screen, s) for s in screens())
+        except Exception:  # the display server is busy reconfiguring; look again later
+            return ""
+        if present:
+            return ""
+        self.home_screen = pyglet.display.get_display().get_default_screen()
+        try:
+            self.set_fullscreen(False, width=self.windowed_size[0], height=self.windowed_size[1])
+        except Exception:
+            pass
+        self.set_mouse_visible(True)
+        return "the fullscreen monitor went away; back to a window."
+
     # -- pixels ------------------------------------------------------------------------
     def read_back(self) -> np.ndarray:
         """The back buffer as uint8 (H, W, 3), rows top-first: call before the flip."""

@@ -21,14 +21,18 @@ import numpy as np
 
 from duralava import shaders
 
-PROGRAM = "interp_motion"
+PROGRAM = "interp_motion"            # flow-warped: needs the flow texture
+EDGE_PROGRAM = "interp_motion_edge"  # moves wax edges through the logit of the wax share; no flow
 
 
 @dataclass
 class FlowConfig:
-    levels: int = 3             # pyramid levels (64, 32, 16): motions of a few texels
+    # Measured on simulator ticks at the training stride, where wax moves under ~1.2
+    # texels a tick: one level and a tight window fit best (a pyramid blurs the edges
+    # that carry the motion). Raise ``levels`` for slower tick rates.
+    levels: int = 1             # pyramid levels (64, 32, 16, ...)
     iterations: int = 3         # warps per level
-    window: float = 2.0         # Gaussian sigma (texels) of the window a flow vector fits
+    window: float = 1.0         # Gaussian sigma (texels) of the window a flow vector fits
     damping: float = 1e-3       # pulls flow to 0 where there is no texture (flat liquid)
 
 
@@ -119,10 +123,13 @@ class MotionInterpolator:
     textures (the viewer's ring).
     """
 
-    def __init__(self, ctx: moderngl.Context, config: FlowConfig | None = None):
+    def __init__(self, ctx: moderngl.Context, config: FlowConfig | None = None, program: str = PROGRAM):
         self.ctx = ctx
         self.config = config or FlowConfig()
-        self.prog = ctx.program(**shaders.load(PROGRAM))
+        self.program = program
+        self.prog = ctx.program(**shaders.load(program))
+        # A program without a flow input gets none estimated: it costs nothing per tick.
+        self.uses_flow = "u_src2" in self.prog
         for i in range(3):
             if f"u_src{i}" in self.prog:
                 self.prog[f"u_src{i}"].value = i
@@ -149,24 +156,34 @@ class MotionInterpolator:
         tex.repeat_x = tex.repeat_y = False
         return tex
 
-    def set_flow(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
-        """Estimate and upload the flow between two tick frames; returns it (H, W, 2)."""
+    def set_flow(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray | None:
+        """Estimate and upload the flow between two tick frames; returns it (H, W, 2), or None
+        for a program that needs no flow."""
+        a = np.asarray(frame_a)
+        if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8 or np.shape(frame_b) != a.shape:
+            raise ValueError(f"two uint8 (H, W, 3) frames of one size are needed, got {a.dtype} {a.shape} "
+                             f"and {np.shape(frame_b)}")
+        self._ensure((a.shape[1], a.shape[0]))
+        if not self.uses_flow:
+            return None
         flow = estimate_flow(frame_a, frame_b, self.config)
-        self._ensure((flow.shape[1], flow.shape[0]))
         self.flow_tex.write(np.ascontiguousarray(flow).tobytes())
         return flow
 
-    def push(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+    def push(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray | None:
         flow = self.set_flow(frame_a, frame_b)
         for tex, frame in zip(self._frames, (frame_a, frame_b)):
             tex.write(np.ascontiguousarray(frame).tobytes(), alignment=1)
         return flow
 
     def warp(self, tex_a: moderngl.Texture, tex_b: moderngl.Texture, t: float) -> moderngl.Texture:
-        """The in-between at ``t`` of two frame textures (flow from the last ``set_flow``)."""
-        if self.fbo is None:
-            raise RuntimeError("no flow yet: call set_flow (or push) with the two tick frames first")
-        previous = self.ctx.fbo
+        """The in-between at ``t`` of two frame textures (flow from the last ``set_flow``).
+
+        Leaves its own framebuffer bound: bind the next pass's target before drawing.
+        """
+        if self.uses_flow and self._size != tex_a.size:
+            raise RuntimeError("no flow for frames of this size yet: call set_flow (or push) with the two tick frames first")
+        self._ensure(tex_a.size)
         tex_a.use(location=0)
         tex_b.use(location=1)
         self.flow_tex.use(location=2)
@@ -176,7 +193,6 @@ class MotionInterpolator:
         self.fbo.use()
         self.fbo.viewport = (0, 0, *self._size)
         self.vao.render(moderngl.TRIANGLES, vertices=3)
-        previous.use()
         return self.out_tex
 
     def draw(self, t: float) -> moderngl.Texture:

@@ -75,6 +75,7 @@ class LampWindow(GLWindow):
         self._reported = ("", engine.message)  # the start-up notice is already on stderr
         if self.ui:
             self._make_widgets()
+        pyglet.clock.schedule_interval(self._watch_monitor, 2.0)
         if args.exit_after:
             pyglet.clock.schedule_once(lambda dt: self._exit_soon(), args.exit_after)
         self._exiting = ""
@@ -166,6 +167,9 @@ class LampWindow(GLWindow):
         except CaptureError as exc:
             self.last_capture = str(exc)
 
+    def _watch_monitor(self, dt) -> None:
+        warn(self.check_monitor())
+
     def _exit_soon(self) -> None:
         self._exiting = "now"
         if self.args.screenshot_at_exit:
@@ -216,6 +220,7 @@ class LampWindow(GLWindow):
         if getattr(self, "_closed", False):
             return
         self._closed = True
+        pyglet.clock.unschedule(self._watch_monitor)
         if self.recorder is not None:
             self.toggle_recording()
         self.engine.stop()

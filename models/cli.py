@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "floor": ("floor_cmd", "how far apart two simulator runs are: the floor every fidelity figure needs"),
     "eval": ("eval_cmd", "measure a lamp: endurance, fidelity to the simulator, tick cost"),
     "train": ("train_cmd", "train a lamp (generator + latent RNN) from the simulator or a dataset"),
+    "upscaler": ("upscaler_cmd", "train the tiny neural upscaler on simulator pairs and export it to GLSL"),
 }
 
 

@@ -172,7 +172,7 @@ def endurance_target(ev: Evaluation) -> list[dict]:
           f"{config.history_every}th latent for the no-repeat search", file=sys.stderr)
     result = run_endurance(ev.lamp.rnn, ev.lamp.generator, ev.lamp.z_dim, motion, config, progress=ev.progress)
     ev.endurance = result
-    picture = save_png(endurance_figure(result, title=f"endurance of {ev.label}"), ev.args.out / "endurance.png")
+    picture = save_png(endurance_figure(result, title=f"endurance of {Path(ev.label).name}"), ev.args.out / "endurance.png")
     ev.pictures.append(picture)
     rows = endurance_checks(result)
     ev.figures["endurance"] = {

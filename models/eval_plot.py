@@ -61,9 +61,14 @@ def draw_panels(panels: list[Panel], title: str, width: int = 960, panel_height:
         if p.y_range is not None:
             lo, hi = p.y_range
         else:
-            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            if p.log:
+                # Zeros have no place on a log axis: span at most six decades under the largest value.
+                finite = finite[finite > 0]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (1e-6 if p.log else 0.0, 1.0)
             if p.band is not None:
                 lo, hi = min(lo, p.band[0]), max(hi, p.band[1])
+            if p.log:
+                lo = max(lo, hi * 1e-6)
         tf = (lambda v: np.log10(np.maximum(v, 1e-30))) if p.log else (lambda v: v)
         y0, y1 = float(tf(np.float64(lo))), float(tf(np.float64(hi)))
         if not y1 > y0:

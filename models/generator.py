@@ -2,7 +2,7 @@
 
 A DCGAN decoder: a transposed convolution lifts ``z`` to a 4x4 map, then each
 stage doubles the resolution and halves the channels, and a last stage
-produces RGB through a sigmoid. With ``width=32`` the stages carry
+produces RGB, added to a learned base frame, through a sigmoid. With ``width=32`` the stages carry
 256/128/64/32 channels (the original duralava's ~0.95 M parameters), which
 decodes one 64x64 frame in about 1.4 ms on one CPU thread.
 """
@@ -80,10 +80,19 @@ class Generator(nn.Module):
                 _norm(config.norm, c_out),
                 nn.ReLU(inplace=True),
             ]
-        # (B, width, S/2, S/2) -> (B, 3, S, S)
-        layers += [nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1), nn.Sigmoid()]
+        # (B, width, S/2, S/2) -> (B, 3, S, S), before the sigmoid
+        layers += [nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1)]
         self.net = nn.Sequential(*layers)
+        # A learned frame added before the sigmoid: the glass, the cap and the glow hardly change
+        # from frame to frame, so training starts it at the data's mean frame and the
+        # convolutions only have to learn the wax.
+        self.base = nn.Parameter(torch.zeros(3, config.image_size, config.image_size))
         self.reset_parameters()
+
+    @torch.no_grad()
+    def start_from_mean_frame(self, mean_frame: Tensor) -> None:
+        """Set the base to the logit of a mean frame (3, S, S) in [0, 1]."""
+        self.base.copy_(torch.logit(mean_frame.to(self.base).clamp(0.01, 0.99)))
 
     def reset_parameters(self) -> None:
         # DCGAN's init: N(0, 0.02) convolutions, BatchNorm scales near 1.
@@ -109,4 +118,4 @@ class Generator(nn.Module):
         if z.dim() != 2 or z.shape[1] != self.config.z_dim:
             raise ValueError(f"the generator takes latents of shape (batch, {self.config.z_dim}), "
                              f"not {tuple(z.shape)}")
-        return self.net(z[:, :, None, None])
+        return torch.sigmoid(self.net(z[:, :, None, None]) + self.base)

@@ -116,10 +116,11 @@ def _worker(jobs, results) -> None:
 
 
 def run(n_frames: int, size: int, seed: int, stride: int, palette: str, params,
-        n_lamps: int, workers: int, progress: bool) -> tuple[np.ndarray, list[int]]:
+        n_lamps: int, workers: int, progress: bool, out=None) -> tuple[np.ndarray, list[int]]:
     segments = split_segments(n_frames, n_lamps)
     offsets = np.concatenate([[0], np.cumsum(segments)])
-    out = np.empty((n_frames, size, size, 3), np.uint8)
+    if out is None:
+        out = np.empty((n_frames, size, size, 3), np.uint8)
     specs = [dict(params=params.to_dict(), seed=seed, first_lamp=g, size=size, stride=stride,
                   palette=palette, lengths=segments[g:g + GROUP])
              for g in range(0, len(segments), GROUP)]

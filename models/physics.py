@@ -9,12 +9,14 @@ view: no transposes, no Python loop over lamps.
   the Cahn-Hilliard wax field.
 - :class:`SineBasis`: orthonormal DST-I on interior cell corners (free-slip
   walls), for the Stokes stream function.
-- :func:`advect`: flux-form MUSCL / van Leer on face velocities; what leaves a
-  cell enters its neighbour, so the wax total is conserved to round-off.
+- :func:`advect`, :func:`advect_wax_and_heat`: flux-form MUSCL / van Leer on
+  face velocities; what leaves a cell enters its neighbour, so the wax total
+  is conserved to round-off.
 
 numpy has no DCT/DST; at these sizes (tens of cells a side) a dense
-orthonormal matrix applied with BLAS is exact, simple and as fast as an FFT
-built from ``numpy.fft`` (no mirrored copies, no complex twiddles).
+orthonormal matrix applied with BLAS (float32 where round-off cannot change
+the wax total) is exact, simple and cheaper than an FFT built from
+``numpy.fft`` (no mirrored copies, no complex twiddles, no Python per axis).
 """
 from __future__ import annotations
 

@@ -4,8 +4,11 @@ The lamp stands centred in a square frame as if filmed: a metal base with the
 bulb inside, a tapered glass, a metal cap, a dark room lit by the lamp. The wax
 field is upsampled smoothly (cubic, separable) and its edge is a sigmoid whose
 steepness follows the pixel size, so a 64 px frame and an area-downsampled
-512 px frame of the same state agree. Wax is lit by the bulb below and glows
-where it is hot; the liquid glows most over the bulb.
+512 px frame of the same state agree. Wax is lit by the bulb below, glows
+where it is hot and is shaded by how deep inside a blob a pixel lies (a blur
+of the wax field), so blobs read as rounded; the liquid glows most over the
+bulb; the glass carries faint reflections of the room. Everything that does
+not depend on the state is computed once per size and palette.
 """
 from __future__ import annotations
 
@@ -97,8 +100,6 @@ class _Geometry:
     front: np.ndarray         # (H, W, 3) room and metal around the glass, and its sheen
     steep: float              # sigmoid steepness of the wax edge at this pixel size
     glass: np.ndarray         # (S, S) anti-aliased glass coverage
-    height: np.ndarray        # (S, 1) height above the glass bottom, share of the glass
-    across: np.ndarray        # (S, S) -1..1 across the glass at each height
     backdrop: np.ndarray      # (S, S, 3) room, base and cap, zero inside the glass
     liquid: np.ndarray        # (S, S, 3) lit liquid times glass coverage
     wax_light: np.ndarray     # (S, S) bulb light on wax, times glass coverage
@@ -114,9 +115,8 @@ def _coverage(signed_px: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _geometry(size: int, nx: int, ny: int, glass_top: float, pal_name: str) -> _Geometry:
+def _geometry(size: int, nx: int, ny: int, glass_top: float, pal: Palette) -> _Geometry:
     s = float(size)
-    pal = PALETTES[pal_name]
     cell = (GLASS_TOP - GLASS_BOTTOM) * s / ny                   # px per cell
     half_bottom = 0.5 * nx * cell
     cx = 0.5 * s
@@ -176,7 +176,6 @@ def _geometry(size: int, nx: int, ny: int, glass_top: float, pal_name: str) -> _
                      cols_t_blur=np.ascontiguousarray((cols[box[1]] @ _blur(nx, 1.6)).T, f32),
                      front=front[box].astype(f32),
                      steep=8.0 * cell, glass=glass.astype(f32),
-                     height=h.astype(f32), across=across.astype(f32),
                      backdrop=(img * (1.0 - g)).astype(f32),
                      liquid=(liquid * g)[box].astype(f32),
                      wax_light=wax_light[box].astype(f32),
@@ -195,14 +194,17 @@ def _upsample(field: np.ndarray, rows: np.ndarray, cols_t: np.ndarray) -> np.nda
 
 
 def render_lamps(phi: np.ndarray, temperature: np.ndarray, *, size: int = 64,
-                 palette_name: str = "classic", glass_top: float = 0.55,
+                 palette_name: str | Palette = "classic", glass_top: float = 0.55,
                  neutral_temperature: float = 0.5) -> np.ndarray:
-    """uint8 (n, size, size, 3) pictures of lamps whose fields are (ny, n, nx)."""
+    """uint8 (n, size, size, 3) pictures of lamps whose fields are (ny, n, nx).
+
+    ``palette_name``: a name in :data:`PALETTES` or a :class:`Palette` of one's own.
+    """
     if not isinstance(size, (int, np.integer)) or not 8 <= size <= 4096:
         raise RenderError(f"the frame size must be a whole number of pixels from 8 to 4096, not {size!r}.")
-    pal = palette(palette_name)
+    pal = palette_name if isinstance(palette_name, Palette) else palette(palette_name)
     ny, n, nx = phi.shape
-    geo = _geometry(int(size), nx, ny, float(glass_top), palette_name)
+    geo = _geometry(int(size), nx, ny, float(glass_top), pal)
     f = _upsample(phi, geo.rows, geo.cols_t)                 # (n, H, W)
     t = _upsample(temperature, geo.rows, geo.cols_t)
     depth = _upsample(phi, geo.rows_blur, geo.cols_t_blur)   # ~1 deep in a big blob

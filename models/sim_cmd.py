@@ -40,7 +40,8 @@ def _count(low: int, what: str):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .simulator import DEFAULT_STRIDE
+    from .render import PALETTES
+    from .simulator import DEFAULT_STRIDE, PRESETS
 
     parser.add_argument("out", type=Path, help="dataset folder to create")
     parser.add_argument("--frames", type=_count(1, "--frames"), default=20_000,
@@ -49,8 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_count(0, "--seed"), default=0, help="random seed (default 0)")
     parser.add_argument("--stride", type=_count(1, "--stride"), default=DEFAULT_STRIDE,
                         help=f"simulation steps per frame (default {DEFAULT_STRIDE})")
-    parser.add_argument("--palette", default="classic", help="colours: classic, ocean, sunset, arctic")
-    parser.add_argument("--preset", default="classic", help="lamp physics: classic or overheated")
+    parser.add_argument("--palette", default="classic",
+                        help=f"colours: {', '.join(PALETTES)} (default classic)")
+    parser.add_argument("--preset", default="classic",
+                        help=f"lamp physics: {', '.join(PRESETS)} (default classic)")
     parser.add_argument("--lamps", type=_count(1, "--lamps"), default=None,
                         help="independent lamps (default: one per 2000 frames)")
     parser.add_argument("--workers", type=_count(1, "--workers"), default=None,
@@ -91,10 +94,13 @@ def _umask() -> int:
 
 def write_dataset(folder: Path, frames: np.ndarray, meta: dict, png: bool, mp4: bool,
                   fps: float = 20.0, progress: bool = True) -> None:
-    """Write frames.npy, meta.json and the optional PNGs and preview into ``folder``."""
+    """Write meta.json and the optional PNGs and preview into ``folder``, and
+    frames.npy unless ``frames`` is already that file (a memmap there)."""
     from tqdm import tqdm
 
-    np.save(folder / "frames.npy", frames)
+    target = folder / "frames.npy"
+    if getattr(frames, "filename", None) is None or Path(frames.filename).resolve() != target.resolve():
+        np.save(target, frames)
     if png:
         from PIL import Image
 
@@ -120,16 +126,22 @@ def run(args) -> int:
         _check(args)
         params = preset(args.preset)
         out = args.out.resolve()
-        frames, segments = simulate_frames(args.frames, size=args.size, seed=args.seed,
-                                           stride=args.stride, palette=args.palette, params=params,
-                                           n_lamps=args.lamps, workers=args.workers, progress=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+        tmp.chmod(0o777 & ~_umask())        # mkdtemp makes it private; a dataset is not
+        # Frames go straight into the .npy file: a run may be larger than memory.
+        frames = np.lib.format.open_memmap(tmp / "frames.npy", mode="w+", dtype=np.uint8,
+                                           shape=(args.frames, args.size, args.size, 3))
+        _, segments = simulate_frames(args.frames, size=args.size, seed=args.seed,
+                                      stride=args.stride, palette=args.palette, params=params,
+                                      n_lamps=args.lamps, workers=args.workers, progress=True,
+                                      out=frames)
+        frames.flush()
         meta = {"format": FORMAT, "version": VERSION, "source": "sim", "size": args.size,
                 "frames": int(len(frames)), "segments": [int(s) for s in segments],
                 "stride": args.stride, "seed": args.seed, "palette": args.palette,
                 "preset": args.preset, "params": params.to_dict()}
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
-        tmp.chmod(0o777 & ~_umask())        # mkdtemp makes it private; a dataset is not
         write_dataset(tmp, frames, meta, args.png, args.mp4, args.fps)
+        del frames
         old = None
         if out.exists():
             # Move the old dataset aside first so OUT is never missing or mixed.
@@ -139,7 +151,7 @@ def run(args) -> int:
         tmp = None
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-        print(f"wrote {len(frames)} frames ({len(segments)} lamps) to {out}", file=sys.stderr)
+        print(f"wrote {args.frames} frames ({len(segments)} lamps) to {out}", file=sys.stderr)
         return 0
     except (SimCommandError, SimulatorError, RenderError, VideoError) as e:
         print(f"duralava sim: error: {e}", file=sys.stderr)

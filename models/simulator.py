@@ -16,7 +16,8 @@ over worker processes. Numerics live in :mod:`.physics`, pictures in
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,15 +35,19 @@ class LampParams:
     nx: int = 36                      # grid columns across the widest part of the glass
     ny: int = 56                      # grid rows, bottom (bulb) to top (cap)
     dt: float = 2.0                   # time per step
-    mobility: float = 0.015           # Cahn-Hilliard M: how fast the wax field relaxes
+    mobility: float = 0.02            # Cahn-Hilliard M: how fast the wax field relaxes
     interface: float = 1.0            # eps: interface width in cells
     surface_tension: float = 0.45     # sigma: capillary force on the flow
     viscosity: float = 1.0            # of the liquid; the flow is creeping
-    wax_stiffness: float = 0.6        # 0..1: share of in-blob shear removed (viscous wax)
+    # Wax is far more viscous than the liquid. Exact variable-viscosity Stokes
+    # needs an iterative solve; instead, inside wax the stream function is
+    # blended toward its blob-scale smoothing, which removes small-scale shear
+    # in a blob (it moves more as a body) and keeps the flow divergence free.
+    wax_stiffness: float = 0.6        # 0..1: share of in-blob shear removed
     wax_expansion: float = 0.05       # Bw: buoyancy per kelvin of wax above neutral
     liquid_expansion: float = 0.004   # Bl: buoyancy of warm liquid
     neutral_temperature: float = 0.5  # Tn: wax is as dense as the liquid here
-    conductivity: float = 0.05        # kappa: heat diffusion
+    conductivity: float = 0.03        # kappa: heat diffusion
     heat: float = 0.02                # bulb power per step at the centre of the coil
     heat_width: float = 0.15          # Gaussian width of the coil, share of the width
     heat_rows: int = 3                # rows above the bottom that the bulb heats
@@ -51,14 +56,21 @@ class LampParams:
     glass_cooling: float = 0.0005     # slow loss everywhere through the glass
     cap_temperature: float = 0.0
     flicker: float = 0.25             # relative noise on the bulb's heat, per cell
-    wax_fraction: float = 0.18        # share of the glass filled with wax
+    wax_fraction: float = 0.16        # share of the glass filled with wax
     glass_top: float = 0.55           # glass width at the top, share of the bottom width
     wall_repulsion: float = 2.0       # keeps the wax off the glass
-    max_speed: float = 0.45           # cells per step; a safety cap, rarely reached
+    max_speed: float = 0.45           # cells per unit time; a safety cap, rarely reached
     advect_substeps: int = 1
     settle_steps: int = 300           # steps run at start so frame 0 looks alive
 
     def validate(self) -> "LampParams":
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            whole = f.type in ("int", int)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or (whole and not isinstance(value, int)) or not math.isfinite(value):
+                kind = "a whole number" if whole else "a finite number"
+                raise SimulatorError(f"lamp parameter {f.name} must be {kind}, not {value!r}.")
         if self.nx < 8 or self.ny < 8:
             raise SimulatorError(f"the lamp grid must be at least 8 x 8 cells, not {self.nx} x {self.ny}.")
         if not 0.0 < self.wax_fraction < 0.6:
@@ -70,6 +82,12 @@ class LampParams:
                 raise SimulatorError(f"{name} must be positive, not {getattr(self, name)}.")
         if self.advect_substeps < 1 or self.settle_steps < 0:
             raise SimulatorError("advect_substeps must be at least 1 and settle_steps not negative.")
+        if not 0.0 <= self.wax_stiffness <= 1.0:
+            raise SimulatorError(f"wax_stiffness must be between 0 and 1, not {self.wax_stiffness}.")
+        if not 0.0 < self.max_speed * self.dt / self.advect_substeps <= 1.0:
+            # The advection is only stable (and keeps wax within its phases) below 1.
+            raise SimulatorError("max_speed * dt / advect_substeps must be between 0 and 1, "
+                                 f"not {self.max_speed * self.dt / self.advect_substeps:g}.")
         return self
 
     def to_dict(self) -> dict:
@@ -87,8 +105,8 @@ class LampParams:
 PRESETS: dict[str, LampParams] = {
     "classic": LampParams(),
     # A lamp left on too long: hot, thin wax; small droplets race up and down.
-    "overheated": LampParams(heat=0.035, neutral_temperature=0.45, surface_tension=0.15,
-                             wax_expansion=0.1, wax_stiffness=0.0, mobility=0.01, cooling=0.08),
+    "overheated": LampParams(heat=0.035, neutral_temperature=0.45, surface_tension=0.2,
+                             wax_expansion=0.1, wax_stiffness=0.0, mobility=0.025, cooling=0.08),
 }
 
 # Simulation steps per training frame: a wax traverse (bottom to top) takes
@@ -162,7 +180,12 @@ class LavaLamp:
         self._sigma32 = f32(p.surface_tension)
         self._dt32, self._kappa32, self._cap_t32 = f32(p.dt), f32(p.conductivity), f32(p.cap_temperature)
 
-        profile = warm_profile(p) if warm else self._guess_temperature(y)
+        if warm:
+            from .warm_profiles import warm_profile
+
+            profile = warm_profile(p)
+        else:
+            profile = self._guess_temperature(y)
         self.temperature = np.broadcast_to(np.reshape(profile, (ny, 1, 1)),
                                            (ny, n, nx)).astype(np.float32)
         self.phi = self._initial_wax()
@@ -209,8 +232,11 @@ class LavaLamp:
             phis.append(f)
         return np.stack(phis, axis=1)
 
-    def render(self, size: int = 64, palette: str = "classic") -> np.ndarray:
-        """uint8 (n, size, size, 3): the same state at any size."""
+    def render(self, size: int = 64, palette="classic") -> np.ndarray:
+        """uint8 (n, size, size, 3): the same state at any size.
+
+        ``palette``: a name in ``render.PALETTES`` or a ``render.Palette``.
+        """
         from .render import render_lamps
 
         return render_lamps(self.phi, self.temperature, size=size, palette_name=palette,
@@ -298,44 +324,6 @@ class LavaLamp:
             self.steps_done += 1
 
 
-_WARM_SAMPLES = (3000, 1500)     # steps to settle the heat budget, then to average over
-
-
-def warm_profile(params: LampParams) -> np.ndarray:
-    """(ny,) mean temperature by row of a lamp that has run for a long time.
-
-    The heat budget takes thousands of steps to settle; starting every lamp
-    from this profile (plus a short settle for the flow) makes frame 0 look
-    like frame 100,000. Profiles of the presets are stored in
-    :mod:`.warm_profiles`; others are measured once per process (a few seconds).
-    """
-    from .warm_profiles import PROFILES
-
-    key = _params_key(params)
-    if key not in PROFILES:
-        PROFILES[key] = measure_warm_profile(params)
-    return np.asarray(PROFILES[key], np.float64)
-
-
-def _params_key(params: LampParams) -> str:
-    import json
-
-    d = params.to_dict()
-    d.pop("settle_steps")                 # does not change where the heat settles
-    return json.dumps(d, sort_keys=True)
-
-
-def measure_warm_profile(params: LampParams, lamps: int = 2, seed: int = 987654) -> list[float]:
-    settle, average = _WARM_SAMPLES
-    lamp = LavaLamp(lamps, seed=seed, params=params, warm=False)
-    lamp.step(settle)
-    rows = []
-    for _ in range(average // 100):
-        lamp.step(100)
-        rows.append(lamp.temperature.mean(axis=(1, 2)))
-    return [round(float(v), 4) for v in np.mean(rows, axis=0)]
-
-
 def _whole(name: str, value, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
             or (high is not None and value > high):
@@ -346,11 +334,15 @@ def _whole(name: str, value, low: int, high: int | None = None) -> int:
 
 def simulate_frames(n_frames, size=64, seed=0, stride=DEFAULT_STRIDE, palette="classic",
                     params=None, n_lamps=None, workers=None,
-                    progress=False) -> tuple[np.ndarray, list[int]]:
+                    progress=False, out=None) -> tuple[np.ndarray, list[int]]:
     """uint8 (n_frames, size, size, 3) and ``segments``: the lengths of the
     contiguous runs of consecutive frames of one lamp, in order (frames of lamp
     0, then lamp 1, ...). Uses ``workers`` processes (default: all cores).
     Deterministic for a seed whatever the worker count.
+
+    ``n_lamps`` defaults to one lamp per 2000 frames. ``out``: an array (for
+    example a ``numpy.lib.format.open_memmap``) to fill instead of a new one,
+    so runs larger than memory can go straight to disk.
     """
     from . import lamp_frames
     from .render import palette as check_palette
@@ -367,4 +359,8 @@ def simulate_frames(n_frames, size=64, seed=0, stride=DEFAULT_STRIDE, palette="c
     if not isinstance(params, LampParams):
         raise SimulatorError("params must be a LampParams.")
     params.validate()
-    return lamp_frames.run(n_frames, size, seed, stride, palette, params, n_lamps, workers, progress)
+    if out is not None and (getattr(out, "shape", None) != (n_frames, size, size, 3)
+                            or getattr(out, "dtype", None) != np.uint8):
+        raise SimulatorError(f"out must be a uint8 array of shape {(n_frames, size, size, 3)}.")
+    return lamp_frames.run(n_frames, size, seed, stride, palette, params, n_lamps, workers,
+                           progress, out)

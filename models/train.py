@@ -75,8 +75,15 @@ class LampRoll(nn.Module):
         return frames.unflatten(0, zs.shape[:2]), torch.stack(proposals, dim=1), z
 
 
-def hinge_d(real: Tensor, fake: Tensor) -> Tensor:
-    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+def d_loss(kind: str, real: Tensor, fake: Tensor) -> Tensor:
+    if kind == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    return F.softplus(-real).mean() + F.softplus(fake).mean()   # logistic
+
+
+def g_loss(kind: str, fake: Tensor) -> Tensor:
+    # Non-saturating for the logistic loss: strong gradients while the generator is still bad.
+    return -fake.mean() if kind == "hinge" else F.softplus(-fake).mean()
 
 
 class Trainer:
@@ -148,6 +155,17 @@ class Trainer:
         self.carry = latent.sample(cfg.batch, self.generator.z_dim, generator=self.rng).to(device)
         if resumed:
             self._restore(*resumed)
+        else:
+            self._start_from_data()
+
+    @torch.no_grad()
+    def _start_from_data(self, clips: int = 16) -> None:
+        """Start the generator's base frame at the mean of some real frames (same on every process)."""
+        frames = self.data.frames.frames
+        index = np.linspace(0, len(frames) - 1, min(len(frames), clips * self.cfg.seq)).astype(np.int64)
+        mean = torch.from_numpy(np.asarray(frames[index])).float().mean(dim=0).div(255).permute(2, 0, 1)
+        for g in (self.generator, self.g_ema):
+            g.start_from_mean_frame(mean.to(self.device))
 
     # --- one step -------------------------------------------------------------------------------
 
@@ -177,8 +195,8 @@ class Trainer:
         n = real_f.shape[0]
         frame_logits = self.d_frame_ddp(torch.cat([real_f, fake_f.detach()]))
         clip_logits = self.d_temporal_ddp(torch.cat([real, fake.detach()]))
-        loss_d_frame = hinge_d(frame_logits[:n], frame_logits[n:])
-        loss_d_clip = hinge_d(clip_logits[:b], clip_logits[b:])
+        loss_d_frame = d_loss(cfg.loss, frame_logits[:n], frame_logits[n:])
+        loss_d_clip = d_loss(cfg.loss, clip_logits[:b], clip_logits[b:])
         self.opt_d.zero_grad(set_to_none=True)
         (loss_d_frame + loss_d_clip).backward()
         self.opt_d.step()
@@ -186,11 +204,11 @@ class Trainer:
         # (2) update G and the RNN: against the updated discriminators, plus the moment penalty.
         for d in (self.d_frame, self.d_temporal):
             d.requires_grad_(False)
-        loss_g_frame = -self.d_frame(fake_f).mean()
-        loss_g_clip = -self.d_temporal(fake).mean()
+        loss_g_frame = g_loss(cfg.loss, self.d_frame(fake_f))
+        loss_g_clip = g_loss(cfg.loss, self.d_temporal(fake))
         penalty = latent.moment_penalty(proposals)
         self.opt_g.zero_grad(set_to_none=True)
-        (loss_g_frame + loss_g_clip + cfg.moment_weight * penalty).backward()
+        (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty).backward()
         self.opt_g.step()
         for d in (self.d_frame, self.d_temporal):
             d.requires_grad_(True)

@@ -35,9 +35,11 @@ class TrainConfig:
     rnn_hidden: int = 512
     d_width: int = 16
     td_width: int = 16
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
+    lr_g: float = 3e-4
+    lr_d: float = 3e-4
     betas: tuple[float, float] = (0.5, 0.999)
+    loss: str = "hinge"              # "hinge" or "logistic" (non-saturating)
+    clip_weight: float = 1.0         # the temporal discriminator's share of the generator's loss
     moment_weight: float = 1.0
     reset_prob: float = 0.1          # chance per chain per step of restarting from fresh noise
     noise_prob: float = 0.25         # chance per chain of a random noise input (the viewer's stir)

@@ -50,7 +50,10 @@ vec3 frame_at(sampler2D tex, vec2 pos) {
 void main() {
     vec2 size = vec2(textureSize(u_src0, 0));
     vec2 pos = v_uv * size;
+    // The flow lives on the earlier frame's grid; the in-between's own flow is found
+    // by following it back a step (one fixed-point iteration).
     vec2 flow = texture(u_src2, v_uv).rg;
+    flow = texture(u_src2, v_uv - u_mix * flow / size).rg;
     vec3 a = frame_at(u_src0, pos - u_mix * flow);
     vec3 b = frame_at(u_src1, pos + (1.0 - u_mix) * flow);
     f_color = vec4(clamp(mix(a, b, u_mix), 0.0, 1.0), 1.0);

@@ -107,3 +107,14 @@ def test_rnn_runs_long_without_nan():
     assert torch.isfinite(z).all()
     _, std, _, _ = moments(z)
     assert torch.allclose(std, torch.ones(4), atol=1e-4)
+
+
+def test_generator_can_start_from_a_mean_frame():
+    g = Generator(GeneratorConfig(image_size=32, width=8))
+    mean = torch.rand(3, 32, 32) * 0.8 + 0.1
+    g.start_from_mean_frame(mean)
+    torch.nn.init.zeros_(g.net[-1].weight)
+    torch.nn.init.zeros_(g.net[-1].bias)
+    with torch.no_grad():
+        x = g(torch.randn(4, Z_DIM))
+    assert torch.allclose(x, mean.expand(4, -1, -1, -1), atol=1e-5)

@@ -76,3 +76,4 @@ def test_bad_numbers_exit_2_with_nothing_written(tmp_path, argv):
     assert r.returncode == 2
     assert "error" in r.stderr and argv[0] in r.stderr
     assert list(tmp_path.iterdir()) == []
+

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from duralava.models import lamp_frames
-from duralava.models.render import PALETTES, RenderError, render_lamps
+from duralava.models.render import PALETTES, Palette, RenderError, render_lamps
 from duralava.models.simulator import (DEFAULT_STRIDE, PRESETS, LampParams, LavaLamp,
                                        SimulatorError, preset, simulate_frames)
 
@@ -41,6 +41,7 @@ def test_wax_stays_in_its_phases_and_in_the_glass(warm_lamps):
     assert outside.sum() < 0.02 * lamp.wax_mass().sum()
 
 
+@pytest.mark.slow
 def test_same_seed_same_frames_whatever_the_worker_count():
     lamps = lamp_frames.GROUP + 2                 # two groups, so two workers both run
     a, seg_a = simulate_frames(2 * lamps, seed=5, n_lamps=lamps, workers=1)
@@ -148,6 +149,26 @@ def test_lamp_is_centred_and_colours_follow_the_palette():
             assert cos > 0.9, (name, mean, colour)
 
 
+def test_colours_are_parameters():
+    green = Palette(wax=(0.1, 0.9, 0.1), wax_hot=(0.1, 0.9, 0.1), liquid=(0.0, 0.0, 0.0),
+                    glow=(0.0, 0.0, 0.0), metal=(0.5, 0.5, 0.5), room=(0.0, 0.0, 0.0))
+    p = LampParams()
+    full = np.ones((p.ny, 1, p.nx))
+    img = render_lamps(full, np.zeros_like(full, np.float32), palette_name=green)[0].astype(int)
+    centre = img[20:40, 28:36].reshape(-1, 3).mean(axis=0)
+    assert centre[1] > 100 and centre[0] < 60 and centre[2] < 60
+
+
+def test_every_preset_has_a_stored_warm_profile():
+    # Otherwise each new process measures it first (seconds); regenerate with
+    # `python -m duralava.models.warm_profiles`.
+    from duralava.models.warm_profiles import PROFILES, params_key
+
+    for name, params in PRESETS.items():
+        assert params_key(params) in PROFILES, name
+        assert len(PROFILES[params_key(params)]) == params.ny
+
+
 def test_presets_and_bad_inputs():
     assert {"classic", "overheated"} <= set(PRESETS)
     assert PRESETS["overheated"].heat > PRESETS["classic"].heat
@@ -160,6 +181,8 @@ def test_presets_and_bad_inputs():
         simulate_frames(4, stride=0)
     with pytest.raises(RenderError, match="unknown palette"):
         simulate_frames(4, palette="plaid")
+    with pytest.raises(SimulatorError, match="out must be"):
+        simulate_frames(4, out=np.zeros((4, 32, 32, 3), np.uint8))
     with pytest.raises(SimulatorError, match="wax_fraction"):
         LavaLamp(params=dataclasses.replace(LampParams(), wax_fraction=0.9))
     with pytest.raises(SimulatorError, match="unknown lamp parameter"):

@@ -135,6 +135,11 @@ press(key.H); out["panel_hidden"] = not win.show_panel
 press(key.H)
 press(key.F); out["fullscreen_size"] = [win.width, win.height] if win.fullscreen else None
 press(key.ESCAPE); out["left_fullscreen"] = [win.width, win.height] if not win.fullscreen else None
+press(key.F)
+win.home_screen = type("Gone", (), dict(x=-5000, y=0, width=640, height=480))()  # unplugged
+out["monitor_gone"] = win.check_monitor()
+out["windowed_again"] = not win.fullscreen
+pump(0.3)
 press(key.S); out["screenshot"] = win.last_capture
 win.toggle_recording(); pump(1.0); win.toggle_recording()
 out["recorded"] = win.last_capture
@@ -164,6 +169,7 @@ def test_keys_resizes_and_a_bad_drop(display, tmp_path, lamp_file):
     out = json.loads(line[len("RESULT "):])
     assert out["ticked"] and out["paused"] and out["unpaused"] and out["reseeded"]
     assert out["held"] == 0 and out["motion_flow"]
+    assert "went away" in out["monitor_gone"] and out["windowed_again"]
     assert out["panel_hidden"]
     assert out["fullscreen_size"] == [1280, 800] and out["left_fullscreen"] == [800, 600]
     assert "saved" in out["screenshot"] and list(cwd.glob("duralava-*.png"))
