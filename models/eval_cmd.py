@@ -69,7 +69,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ticks", type=_count, metavar="N", help="ticks per seed (default 1,000,000)")
     g.add_argument("--window", type=_count, metavar="N", help="ticks per checked window (default 1000)")
     g.add_argument("--pairs", type=_count, metavar="N", help="tick pairs decoded per window and seed (default 2)")
-    g.add_argument("--history-every", type=_count, metavar="N", help="keep every n-th latent for the no-repeat search (default 100)")
+    g.add_argument("--history-every", type=_count, metavar="N",
+                   help="keep every n-th latent for the no-repeat search (default 100)")
     g.add_argument("--repeat-ratio", type=_positive, default=0.1, metavar="R",
                    help="a return closer than this times sqrt(2Z) is a repeat (default 0.1)")
     g.add_argument("--motion-reference", type=_positive, default=None, metavar="DIFF",
@@ -78,11 +79,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--frames", type=_count, metavar="N", help="frames sampled for frame features (default 1000)")
     g.add_argument("--clips", type=_count, metavar="N", help="clips sampled for clip features (default 100)")
     g.add_argument("--clip-len", type=_count, metavar="N", help="frames per clip (default 16)")
-    g.add_argument("--ticks-per-seed", type=_count, metavar="N", help="consecutive frames decoded per seed (default 64)")
-    g.add_argument("--reference-frames", type=_count, metavar="N", help="simulator frames per reference run (default 4000)")
+    g.add_argument("--ticks-per-seed", type=_count, metavar="N",
+                   help="consecutive frames decoded per seed (default 64)")
+    g.add_argument("--reference-frames", type=_count, metavar="N",
+                   help="simulator frames per reference run (default 4000)")
     g = p.add_argument_group("tick cost")
     g.add_argument("--tick-count", type=_count, metavar="N", help="ticks timed (default 3000)")
-    p.add_argument("--threads", type=_count, default=1, metavar="N", help="torch threads for endurance and fidelity (default 1)")
+    p.add_argument("--threads", type=_count, default=1, metavar="N",
+                   help="torch threads for endurance and fidelity (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -106,14 +110,35 @@ class Evaluation:
     def setting(self, name: str):
         return _setting(self.args, name)
 
+    def endurance_config(self):
+        from .endurance import EnduranceConfig
+
+        return EnduranceConfig(seeds=self.setting("seeds"), ticks=self.setting("ticks"), window=self.setting("window"),
+                               pairs_per_window=self.setting("pairs"), history_every=self.setting("history_every"),
+                               repeat_ratio=self.args.repeat_ratio)
+
+    def fidelity_plan(self):
+        from .fidelity import FidelityPlan
+
+        plan = FidelityPlan(ticks_per_seed=self.setting("ticks_per_seed"), n_frames=self.setting("frames"),
+                            n_clips=self.setting("clips"), clip_len=self.setting("clip_len"),
+                            reference_frames=self.setting("reference_frames"))
+        plan.check_counts(self.setting("seeds"))
+        return plan
+
+    def check(self, targets: list[str]) -> None:
+        """Build every chosen target's settings now, so a bad one fails before an hour-long run, not after."""
+        if "endurance" in targets:
+            self.endurance_config()
+        if "fidelity" in targets:
+            self.fidelity_plan()
+
     def judge(self):
         """The simulator reference for this lamp, simulated once and shared by the targets."""
         if self._judge is None:
-            from .fidelity import FidelityJudge, FidelityPlan, simulator_settings
+            from .fidelity import FidelityJudge, simulator_settings
 
-            plan = FidelityPlan(ticks_per_seed=self.setting("ticks_per_seed"), n_frames=self.setting("frames"),
-                                n_clips=self.setting("clips"), clip_len=self.setting("clip_len"),
-                                reference_frames=self.setting("reference_frames"))
+            plan = self.fidelity_plan()
             settings = simulator_settings(self.lamp.meta)
             if settings.note:
                 print(f"note: {settings.note}.", file=sys.stderr)
@@ -159,12 +184,10 @@ def tick_target(ev: Evaluation) -> list[dict]:
 
 
 def endurance_target(ev: Evaluation) -> list[dict]:
-    from .endurance import EnduranceConfig, endurance_checks, endurance_figure, run_endurance
+    from .endurance import endurance_checks, endurance_figure, run_endurance
     from .eval_plot import save_png
 
-    config = EnduranceConfig(seeds=ev.setting("seeds"), ticks=ev.setting("ticks"), window=ev.setting("window"),
-                             pairs_per_window=ev.setting("pairs"), history_every=ev.setting("history_every"),
-                             repeat_ratio=ev.args.repeat_ratio)
+    config = ev.endurance_config()
     motion = ev.args.motion_reference or ev.judge().motion
     decoded = 2 * config.pairs_per_window * config.seeds * config.n_windows
     print(f"endurance: {config.seeds} seeds x {config.ticks:,} ticks in one batch; decoding {config.pairs_per_window} "
@@ -172,8 +195,8 @@ def endurance_target(ev: Evaluation) -> list[dict]:
           f"{config.history_every}th latent for the no-repeat search", file=sys.stderr)
     result = run_endurance(ev.lamp.rnn, ev.lamp.generator, ev.lamp.z_dim, motion, config, progress=ev.progress)
     ev.endurance = result
-    picture = save_png(endurance_figure(result, title=f"endurance of {Path(ev.label).name}"), ev.args.out / "endurance.png")
-    ev.pictures.append(picture)
+    figure = endurance_figure(result, title=f"endurance of {Path(ev.label).name}")
+    ev.pictures.append(save_png(figure, ev.args.out / "endurance.png"))
     rows = endurance_checks(result)
     ev.figures["endurance"] = {
         "seeds": config.seeds, "ticks": config.ticks, "window": config.window, "seconds": result.seconds,
@@ -295,6 +318,7 @@ def run(args) -> int:
         if args.out.exists() and not args.out.is_dir():
             raise FileExistsError(f"--out {args.out} is a file, not a folder.")
         ev = Evaluation(lamp=lamp, args=args, label=label, progress=not args.no_progress)
+        ev.check(names)
         rows: list[tuple[str, dict]] = []
         for name in names:
             t0 = time.perf_counter()

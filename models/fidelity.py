@@ -140,6 +140,18 @@ class FidelityPlan:
         if self.clip_len > self.ticks_per_seed:
             raise FidelityError(f"clips of {self.clip_len} frames do not fit in {self.ticks_per_seed} ticks per seed.")
 
+    def check_counts(self, seeds: int) -> None:
+        """Raise FidelityError unless the decoded seeds and the simulator hold enough frames for the samples."""
+        frames = seeds * self.ticks_per_seed
+        clips = seeds * (self.ticks_per_seed - self.clip_len + 1)
+        if self.n_frames > min(frames, self.reference_frames):
+            raise FidelityError(f"{self.n_frames} sampled frames need at least that many decoded and simulated "
+                                f"frames; {seeds} seeds x {self.ticks_per_seed} ticks give {frames} and the "
+                                f"simulator {self.reference_frames}.")
+        if self.n_clips > clips:
+            raise FidelityError(f"{self.n_clips} clips of {self.clip_len} frames do not fit in {seeds} seeds x "
+                                f"{self.ticks_per_seed} ticks ({clips} possible clips); sample fewer or decode more.")
+
 
 class FidelityJudge:
     """The simulator reference (and, on first use, its floor), against which lamp frames are scored."""

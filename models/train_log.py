@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,32 +42,14 @@ def save_png(path: Path, image: np.ndarray) -> None:
 
 
 def write_timelapse(path: Path, images: list[Path], fps: float = 4.0) -> Path | None:
-    """Sample grids -> an H.264 MP4 (written beside ``path``, then renamed); None if fewer than two grids."""
-    import av
+    """Sample grids -> an H.264 MP4 (atomically); None if there are fewer than two grids."""
     from PIL import Image
+
+    from .video import write_mp4
 
     if len(images) < 2:
         return None
-    first = np.asarray(Image.open(images[0]).convert("RGB"))
-    h, w = (first.shape[0] + 1) // 2 * 2, (first.shape[1] + 1) // 2 * 2   # yuv420p wants even sizes
-    fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=path.parent)
-    os.close(fd)
-    try:
-        with av.open(tmp, "w") as container:
-            stream = container.add_stream("libx264", rate=int(round(fps)))
-            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            for p in images:
-                img = np.zeros((h, w, 3), np.uint8)
-                pic = np.asarray(Image.open(p).convert("RGB"))[:h, :w]
-                img[:pic.shape[0], :pic.shape[1]] = pic
-                for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_mp4(path, (np.asarray(Image.open(p).convert("RGB")) for p in images), fps=fps)
     return path
 
 

@@ -335,10 +335,17 @@ def test_eval_of_a_bad_lamp_file_is_one_sentence(tmp_path, capsys, make, match):
     assert not (tmp_path / "out").exists()
 
 
-def test_eval_refuses_settings_that_do_not_fit(tmp_path, capsys):
-    code = run_eval("endurance", "--untrained", "--ticks", "1500", "--window", "1000", "--motion-reference", "1",
-                    "--out", str(tmp_path))
-    assert code == 2 and "whole number of windows" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, match", [
+    (("endurance", "--ticks", "1500", "--window", "1000"), "whole number of windows"),
+    # Fidelity settings are checked before the endurance run that precedes them, not an hour later.
+    (("all", "--seeds", "2", "--ticks-per-seed", "20", "--frames", "100"), "100 sampled frames"),
+    (("all", "--clip-len", "80"), "do not fit"),
+])
+def test_eval_refuses_settings_that_do_not_fit(tmp_path, capsys, argv, match):
+    code = run_eval(*argv, "--untrained", "--motion-reference", "1", "--out", str(tmp_path / "out"))
+    err = capsys.readouterr().err
+    assert code == 2 and match in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()     # refused before anything ran
 
 
 @pytest.mark.slow
