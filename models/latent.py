@@ -37,6 +37,19 @@ def moment_penalty(z: Tensor) -> Tensor:
     return per_sample.mean()
 
 
+def population_penalty(z: Tensor) -> Tensor:
+    """Across the batch (dim 0), each latent entry should have mean 0 and std 1: a scalar.
+
+    Per-sample moments say each latent looks like a normal draw; this says the
+    lamps in a batch are spread like independent draws. Without it a latent RNN
+    can pull every chain onto one fixed point (a frozen lamp) and still pass
+    every per-sample test.
+    """
+    mean = z.mean(dim=0)                                   # (..., Z)
+    std = torch.sqrt(z.var(dim=0, unbiased=False) + EPS * EPS)
+    return (mean.pow(2) + (std - 1).pow(2)).mean()
+
+
 def renormalise(z: Tensor) -> Tensor:
     """Per sample: subtract the mean and divide by the std over the last dim (safe for constant z)."""
     mean = z.mean(dim=-1, keepdim=True)

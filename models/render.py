@@ -114,9 +114,15 @@ def _coverage(signed_px: np.ndarray) -> np.ndarray:
     return np.clip(signed_px + 0.5, 0.0, 1.0)
 
 
+def glass_coverage(size: int, nx: int, ny: int, glass_top: float) -> np.ndarray:
+    """(size, size) float32 anti-aliased share of each pixel inside the glass."""
+    return _geometry(int(size), nx, ny, float(glass_top), "classic").glass
+
+
 @functools.lru_cache(maxsize=16)
-def _geometry(size: int, nx: int, ny: int, glass_top: float, pal: Palette) -> _Geometry:
+def _geometry(size: int, nx: int, ny: int, glass_top: float, pal: Palette | str) -> _Geometry:
     s = float(size)
+    pal = palette(pal) if isinstance(pal, str) else pal
     cell = (GLASS_TOP - GLASS_BOTTOM) * s / ny                   # px per cell
     half_bottom = 0.5 * nx * cell
     cx = 0.5 * s

@@ -56,12 +56,12 @@ class LampParams:
     glass_cooling: float = 0.0005     # slow loss everywhere through the glass
     cap_temperature: float = 0.0
     flicker: float = 0.25             # relative noise on the bulb's heat, per cell
-    wax_fraction: float = 0.16        # share of the glass filled with wax
+    wax_fraction: float = 0.18        # share of the glass that shows wax
     glass_top: float = 0.55           # glass width at the top, share of the bottom width
     wall_repulsion: float = 2.0       # keeps the wax off the glass
     max_speed: float = 0.45           # cells per unit time; a safety cap, rarely reached
     advect_substeps: int = 1
-    settle_steps: int = 300           # steps run at start so frame 0 looks alive
+    settle_steps: int = 900           # steps run at start so frame 0 looks alive
 
     def validate(self) -> "LampParams":
         for f in dataclasses.fields(self):
@@ -188,7 +188,7 @@ class LavaLamp:
             profile = self._guess_temperature(y)
         self.temperature = np.broadcast_to(np.reshape(profile, (ny, 1, 1)),
                                            (ny, n, nx)).astype(np.float32)
-        self.phi = self._initial_wax()
+        self.phi, self.temperature = self._initial_wax(self.temperature)
         self.u = np.zeros((ny, n, nx + 1), np.float32)
         self.v = np.zeros((ny + 1, n, nx), np.float32)
         if warm and p.settle_steps:
@@ -204,33 +204,55 @@ class LavaLamp:
         t = p.cap_temperature + (p.neutral_temperature + 0.25 - p.cap_temperature) * (1.0 - h) ** 1.5
         return t.reshape(p.ny, 1, 1)
 
-    def _initial_wax(self) -> np.ndarray:
-        """Wax already in blobs: a pool on the coil plus a few rising and sinking blobs."""
+    def _initial_wax(self, temperature: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Wax already in blobs, as in a running lamp: a pool on the coil holding a
+        random share of it and one to three blobs anywhere in the glass, each at its own
+        temperature (a pool still warming, blobs rising or sinking), so that
+        lamps do not all start in step."""
         p = self.params
         ny, nx = p.ny, p.nx
         yy, xx = np.mgrid[0:ny, 0:nx] + 0.5
-        target = p.wax_fraction * self.inside.sum()
-        phis = []
-        for rng in self.rngs:
-            dist = yy - (1.0 + rng.uniform(0.5, 2.5))                       # pool surface
-            for _ in range(int(rng.integers(2, 6))):
-                r = rng.uniform(2.5, 5.0)
+        # The visible wax (phi > 0) is about 15% less than the phase field's own
+        # measure: interface tails and slightly saturated liquid hold the rest.
+        wax_cells = p.wax_fraction * self.inside.sum() / 0.85
+        # Liquid against the glass sits below -1 (the wall term pushes it there),
+        # which counts as negative wax in the total: start it at that equilibrium
+        # and add its share to the budget, so the glass shows wax_fraction of wax
+        # from the first step to the last.
+        liquid = -np.ones((ny, nx))
+        for _ in range(20):                         # Newton on phi^3 - phi + wall = 0
+            liquid -= (liquid ** 3 - liquid + self.wall[:, 0]) / (3 * liquid ** 2 - 1)
+        target = wax_cells + (0.5 * (1.0 + liquid)).sum()
+        phis, temps = [], []
+        for k, rng in enumerate(self.rngs):
+            # A random share of the wax lies in the pool; the rest is in blobs.
+            pool_share = rng.uniform(0.0, 0.8)
+            dist = yy - pool_share * wax_cells / nx                          # pool surface
+            t = temperature[:, k].copy()
+            t[dist < 1.0] = p.neutral_temperature - rng.uniform(0.05, 0.45)   # the pool, still warming
+            count = int(rng.integers(1, 4))
+            for area in (1.0 - pool_share) * wax_cells * rng.dirichlet(np.ones(count)):
+                r = float(np.clip(np.sqrt(area / np.pi), 2.5, 0.4 * nx))
                 cy = rng.uniform(r + 2, ny - r - 2)
                 hw = glass_half_width(p, cy)
                 cx = 0.5 * nx + rng.uniform(-1, 1) * max(hw - r - 1.5, 0.0)
-                dist = np.minimum(dist, np.hypot(yy - cy, (xx - cx) * rng.uniform(0.85, 1.15)) - r)
-            dist = dist + 2.0 * self.wall[:, 0, :]                             # none on the glass
+                blob = np.hypot(yy - cy, (xx - cx) * rng.uniform(0.8, 1.2)) - r
+                t[blob < 1.0] = p.neutral_temperature + rng.uniform(-0.25, 0.25)
+                dist = np.minimum(dist, blob)
+            dist = dist + 2.0 * self.wall[:, 0, :]                           # none on the glass
             # Shift the level set until the wax total is exactly the target.
             lo, hi = -ny, ny
             for _ in range(60):
                 mid = 0.5 * (lo + hi)
                 f = np.tanh(-(dist - mid) / (np.sqrt(2.0) * p.interface))
+                f = f + (liquid + 1.0) * 0.5 * (1.0 - f)          # liquid -> its equilibrium
                 if (0.5 * (1 + f)).sum() > target:
                     hi = mid
                 else:
                     lo = mid
             phis.append(f)
-        return np.stack(phis, axis=1)
+            temps.append(t)
+        return np.stack(phis, axis=1), np.stack(temps, axis=1).astype(np.float32)
 
     def render(self, size: int = 64, palette="classic") -> np.ndarray:
         """uint8 (n, size, size, 3): the same state at any size.

@@ -207,8 +207,10 @@ class Trainer:
         loss_g_frame = g_loss(cfg.loss, self.d_frame(fake_f))
         loss_g_clip = g_loss(cfg.loss, self.d_temporal(fake))
         penalty = latent.moment_penalty(proposals)
+        spread = latent.population_penalty(proposals)
         self.opt_g.zero_grad(set_to_none=True)
-        (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty).backward()
+        (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
+         + cfg.spread_weight * spread).backward()
         self.opt_g.step()
         for d in (self.d_frame, self.d_temporal):
             d.requires_grad_(True)
@@ -221,7 +223,7 @@ class Trainer:
         return {
             "loss/d_frame": loss_d_frame.item(), "loss/d_clip": loss_d_clip.item(),
             "loss/g_frame": loss_g_frame.item(), "loss/g_clip": loss_g_clip.item(),
-            "loss/moments": penalty.item(),
+            "loss/moments": penalty.item(), "loss/spread": spread.item(),
             "latent/mean": mean.mean().item(), "latent/std": std.mean().item(),
             "latent/skew": skew.mean().item(), "latent/kurt": kurt.mean().item(),
             "d/real_frame": frame_logits[:n].mean().item(), "d/fake_frame": frame_logits[n:].mean().item(),

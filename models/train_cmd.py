@@ -41,6 +41,7 @@ class TrainConfig:
     loss: str = "hinge"              # "hinge" or "logistic" (non-saturating)
     clip_weight: float = 1.0         # the temporal discriminator's share of the generator's loss
     moment_weight: float = 1.0
+    spread_weight: float = 1.0       # keeps the batch's chains spread like independent draws
     reset_prob: float = 0.1          # chance per chain per step of restarting from fresh noise
     noise_prob: float = 0.25         # chance per chain of a random noise input (the viewer's stir)
     frame_d_frames: int = 2          # frames per clip the frame discriminator judges

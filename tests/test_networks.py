@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from duralava.models.generator import Generator, GeneratorConfig
-from duralava.models.latent import Z_DIM, is_healthy, moment_penalty, moments, renormalise, sample
+from duralava.models.latent import (
+    Z_DIM, is_healthy, moment_penalty, moments, population_penalty, renormalise, sample,
+)
 from duralava.models.rnn import LatentRNN, RNNConfig
 
 torch.set_num_threads(1)
@@ -118,3 +120,12 @@ def test_generator_can_start_from_a_mean_frame():
     with torch.no_grad():
         x = g(torch.randn(4, Z_DIM))
     assert torch.allclose(x, mean.expand(4, -1, -1, -1), atol=1e-5)
+
+
+def test_population_penalty_catches_chains_on_one_point():
+    g = torch.Generator().manual_seed(5)
+    spread = torch.randn(256, Z_DIM, generator=g)
+    one_point = renormalise(torch.randn(1, Z_DIM, generator=g)).expand(256, -1)
+    assert population_penalty(spread).item() < 0.05
+    assert population_penalty(one_point).item() > 0.9   # per-sample moments are perfect, the batch is not
+    assert moment_penalty(one_point).item() < 1.0
