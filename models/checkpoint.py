@@ -83,6 +83,7 @@ def atomic_save_safetensors(tensors: dict[str, torch.Tensor], metadata: dict[str
     os.close(fd)
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; a lamp is meant to be shared and shipped
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

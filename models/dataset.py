@@ -100,6 +100,7 @@ def write_frames(directory, frames: np.ndarray, segments: list[int], meta: dict)
         full = {**meta, "format": FRAMES_FORMAT, "size": int(frames.shape[1]), "frames": int(len(frames)),
                 "segments": segments}
         (tmp / "meta.json").write_text(json.dumps(full, indent=1))
+        os.chmod(tmp, 0o755)  # mkdtemp makes directories private
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)

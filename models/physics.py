@@ -99,6 +99,19 @@ def laplacian(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def diffusion(a: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """div(k grad a) of a cell field with no-flux walls; ``k`` per cell, averaged
+    on faces (the 5-point Laplacian when ``k`` is 1)."""
+    out = np.zeros_like(a)
+    fy = 0.5 * (k[1:] + k[:-1]) * (a[1:] - a[:-1])
+    out[:-1] += fy
+    out[1:] -= fy
+    fx = 0.5 * (k[..., 1:] + k[..., :-1]) * (a[..., 1:] - a[..., :-1])
+    out[..., :-1] += fx
+    out[..., 1:] -= fx
+    return out
+
+
 def corner_gradients(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """d/dx and d/dy of a cell field at the interior corners: (ny-1, n, nx-1) each."""
     dx = a[:, :, 1:] - a[:, :, :-1]        # (ny, n, nx-1) on vertical faces

@@ -47,7 +47,9 @@ class LampParams:
     wax_expansion: float = 0.05       # Bw: buoyancy per kelvin of wax above neutral
     liquid_expansion: float = 0.004   # Bl: buoyancy of warm liquid
     neutral_temperature: float = 0.5  # Tn: wax is as dense as the liquid here
-    conductivity: float = 0.03        # kappa: heat diffusion
+    conductivity: float = 0.03        # kappa: heat diffusion in the liquid
+    wax_conductivity: float = 0.03    # and in the wax; lower: heat soaks in slowly, blobs
+                                      # warm from below and plumes neck off
     heat: float = 0.02                # bulb power per step at the centre of the coil
     heat_width: float = 0.15          # Gaussian width of the coil, share of the width
     heat_rows: int = 3                # rows above the bottom that the bulb heats
@@ -56,7 +58,7 @@ class LampParams:
     glass_cooling: float = 0.0005     # slow loss everywhere through the glass
     cap_temperature: float = 0.0
     flicker: float = 0.25             # relative noise on the bulb's heat, per cell
-    wax_fraction: float = 0.18        # share of the glass that shows wax
+    wax_fraction: float = 0.16        # share of the glass that shows wax
     glass_top: float = 0.55           # glass width at the top, share of the bottom width
     wall_repulsion: float = 2.0       # keeps the wax off the glass
     max_speed: float = 0.45           # cells per unit time; a safety cap, rarely reached
@@ -77,7 +79,7 @@ class LampParams:
             raise SimulatorError(f"wax_fraction must be between 0 and 0.6, not {self.wax_fraction}.")
         if not 0.2 <= self.glass_top <= 1.0:
             raise SimulatorError(f"glass_top must be between 0.2 and 1, not {self.glass_top}.")
-        for name in ("dt", "mobility", "interface", "viscosity", "conductivity"):
+        for name in ("dt", "mobility", "interface", "viscosity", "conductivity", "wax_conductivity"):
             if not getattr(self, name) > 0:
                 raise SimulatorError(f"{name} must be positive, not {getattr(self, name)}.")
         if self.advect_substeps < 1 or self.settle_steps < 0:
@@ -104,9 +106,10 @@ class LampParams:
 
 PRESETS: dict[str, LampParams] = {
     "classic": LampParams(),
-    # A lamp left on too long: hot, thin wax; small droplets race up and down.
+    # A lamp left on too long: hot, thin wax; strings and small droplets race up and down.
     "overheated": LampParams(heat=0.035, neutral_temperature=0.45, surface_tension=0.2,
-                             wax_expansion=0.1, wax_stiffness=0.0, mobility=0.025, cooling=0.08),
+                             wax_expansion=0.1, wax_stiffness=0.0, mobility=0.05,
+                             wax_conductivity=0.005, wax_fraction=0.15, cooling=0.08),
 }
 
 # Simulation steps per training frame: a wax traverse (bottom to top) takes
@@ -178,6 +181,7 @@ class LavaLamp:
         f32 = np.float32
         self._loss = (self.cap + p.glass_cooling).astype(f32)
         self._sigma32 = f32(p.surface_tension)
+        self._dkappa32 = f32(p.wax_conductivity - p.conductivity)
         self._dt32, self._kappa32, self._cap_t32 = f32(p.dt), f32(p.conductivity), f32(p.cap_temperature)
 
         if warm:
@@ -339,8 +343,11 @@ class LavaLamp:
             # Heat: bulb (with flicker), cap, glass loss, diffusion (explicit; stable
             # for kappa * dt < 1/4).
             q = self.bulb[: p.heat_rows] * (1.0 + p.flicker * self._bulb_flicker())
-            t = t + self._dt32 * (self._kappa32 * physics.laplacian(t)
-                                  - self._loss * (t - self._cap_t32))
+            if p.wax_conductivity == p.conductivity:
+                spread = self._kappa32 * physics.laplacian(t)
+            else:
+                spread = physics.diffusion(t, self._kappa32 + self._dkappa32 * wax)
+            t = t + self._dt32 * (spread - self._loss * (t - self._cap_t32))
             t[: p.heat_rows] += (dt * q).astype(np.float32)
             self.temperature = t
             self.steps_done += 1

@@ -9,6 +9,7 @@ regenerates the passes from a checkpoint; the files say so at their top.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -170,7 +171,9 @@ def _train(args) -> int:
     from . import glsl_export
     from .upscaler import UpscalerConfig, default_path, save
 
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    # One thread: the machine is shared and the crops are small (a 2-thread run on a loaded
+    # machine was slower, not faster).
+    torch.set_num_threads(1)
     cfg = TrainConfig(states=args.states, steps=args.steps)
     out = args.out or default_path()
     shader_dir = _shader_folder()
@@ -179,7 +182,7 @@ def _train(args) -> int:
         tmp = Path(tempfile.mkdtemp(prefix="duralava-upscaler-"))
         out, shader_dir = tmp / "upscaler.safetensors", tmp
     model_config = UpscalerConfig(channels=args.channels, mapping_layers=args.mapping_layers).validate()
-    progress = sys.stderr.isatty()
+    progress = sys.stderr.isatty() or bool(os.environ.get("TQDM_FORCE"))
     model, figures = train(cfg, model_config, progress=progress)
     save(model, out, provenance={"data": "simulator pairs 64 -> 256 and 512", **figures})
     print(f"saved {out} ({figures['weights']} weights, loss {figures['final_loss']:.3e}, {figures['seconds']} s)")

@@ -99,6 +99,7 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, lamp_file):
     save_lamp(out, lamp.generator, lamp.rnn, {"steps": 5})  # overwrite in place
     assert read_lamp_header(out)["steps"] == 5
     assert [p.name for p in out.parent.iterdir()] == ["x.safetensors"]
+    assert out.stat().st_mode & 0o777 == 0o644
 
 
 def _bad(path, match):
