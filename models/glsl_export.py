@@ -118,9 +118,7 @@ def _head_source(conv: torch.nn.Conv2d, groups_in: int, edge_range: float, sourc
     lines += _conv_lines(conv, [4] * groups_in)
     lines += [f"    vec3 frame = texelFetch(u_src{groups_in}, p, 0).rgb;",
               "    f_out0 = clamp(vec4(frame + acc0.rgb, 0.5 + acc0.a / (2.0 * EDGE_RANGE)), 0.0, 1.0);",
-              "    // Wax is never darker than the layer under it (no dark outlines).",
-              "    float lum = dot(acc1.rgb, vec3(0.299, 0.587, 0.114));",
-              "    f_out1 = vec4(clamp(f_out0.rgb + acc1.rgb - min(lum, 0.0), 0.0, 1.0), 1.0);", "}", "#endif", ""]
+              "    f_out1 = vec4(clamp(frame + acc1.rgb, 0.0, 1.0), 1.0);", "}", "#endif", ""]
     return "\n".join(lines)
 
 

@@ -23,12 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-FORMAT = "duralava-upscaler/2"
+FORMAT = "duralava-upscaler/1"
 # The composite reads two RGBA textures: (base.rgb, wax logit) and (wax.rgb, unused).
 FIELDS = 8
 # The viewer's passes read at most four input textures: three of features plus the frame.
 MAX_CHANNELS = 12
-LUMA = torch.tensor([0.299, 0.587, 0.114])
 
 
 class UpscalerError(ValueError):
@@ -99,14 +98,9 @@ class TinyUpscaler(nn.Module):
             x = store8(layer(x))                          # (N, C, H, W), a ReLU capped at 1
         y = self.head(x)                                  # (N, 7, H, W)
         # Colours are corrections to the frame, so an untrained head is a bilinear upscale.
-        base_unstored = (frame + y[:, 0:3]).clamp(0.0, 1.0)     # what the shader adds wax to
-        base = store8(base_unstored)
+        base = store8(frame + y[:, 0:3])
         code = store8(0.5 + y[:, 3:4] / (2.0 * self.config.edge_range))
-        # The wax layer is never darker than what lies under it: left free, the network
-        # learns to outline blobs with a thin dark ring (a halo that buys PSNR on the band).
-        delta = y[:, 4:7]
-        lum = (delta * LUMA.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
-        wax = store8(base_unstored + delta - torch.clamp(lum, max=0.0))
+        wax = store8(frame + y[:, 4:7])
         return torch.cat([base, code, wax, torch.zeros_like(code)], dim=1)
 
     def composite(self, fields: Tensor, size: tuple[int, int]) -> Tensor:

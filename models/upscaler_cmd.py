@@ -26,6 +26,7 @@ class TrainConfig:
     crop: int = 16              # texels per crop side (output 64 px at 4x, 128 px at 8x)
     lr: float = 4e-3
     edge_weight: float = 4.0    # loss weight in the edge band, relative to the rest
+    grad_weight: float = 0.5    # L1 on image gradients: a fake outline adds edges the truth lacks
     seed: int = 0
     sim_seed: int = 777         # not the ground-truth seed the scores use
 
@@ -151,6 +152,10 @@ def train(cfg: TrainConfig, model_config, progress: bool = True):
         # One texel of margin keeps the bilinear upsample of the crop's interior exact.
         out = model.composite(fields, ((cfg.crop + 2) * r,) * 2)[..., r:-r, r:-r]
         loss = ((out - yb) ** 2 * wb).mean()
+        if cfg.grad_weight:
+            d = out - yb
+            loss = loss + cfg.grad_weight * ((d[..., 1:, :] - d[..., :-1, :]).abs().mean()
+                                             + (d[..., :, 1:] - d[..., :, :-1]).abs().mean()) / r
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
