@@ -53,9 +53,11 @@ DEFAULTS = {
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = "targets:\n" + "\n".join(f"  {name:<10} {text}" for name, (_, text) in TARGETS.items()) + (
-        "\n  all        every target above, sharing one simulator reference and one long run"
+        "\n  all        tick, endurance and fidelity, sharing one simulator reference and one long run"
         "\n\nexit status: 0 when every target is met, 1 when one is missed, 2 on a bad input.")
-    p.add_argument("target", nargs="?", default="all", choices=[*TARGETS, "all"],
+    p.epilog = p.epilog.replace("\n  all ", "".join(
+        f"\n  {name:<10} {text}" for name, (_, text) in _shader_targets().items()) + "\n  all ", 1)
+    p.add_argument("target", nargs="?", default="all", choices=[*TARGETS, *SHADER_TARGETS, "all"],
                    help="what to measure (default: all)")
     p.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
                    help="lamp file (default: the shipped default lamp)")
@@ -88,6 +90,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_count, default=1, metavar="N",
                    help="torch threads for endurance and fidelity (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from . import upscale_eval
+
+    upscale_eval.add_arguments(p)
 
 
 def _setting(args, name: str):
@@ -244,6 +249,19 @@ TARGETS = {
 }
 
 
+def _shader_targets() -> dict:
+    """Targets that score the viewer's shaders against the simulator; they need no lamp and are not in `all`."""
+    from . import upscale_eval
+
+    return {
+        "upscale": (upscale_eval.upscale_target, "each upscaler at 4x and 8x against the simulator drawn at that size"),
+        "interp": (upscale_eval.interp_target, "each interpolator on the true in-betweens at the training stride"),
+    }
+
+
+SHADER_TARGETS = ("upscale", "interp")
+
+
 def print_table(rows: list[tuple[str, dict]], file=None) -> None:
     file = file or sys.stdout
     head = ("target", "check", "wanted", "measured", "")
@@ -313,8 +331,12 @@ def run(args) -> int:
 
     torch.set_num_threads(args.threads)
     names = list(TARGETS) if args.target == "all" else [args.target]
+    targets = {**TARGETS, **_shader_targets()} if args.target in SHADER_TARGETS else TARGETS
     try:
-        lamp, label = _load(args)
+        if args.target in SHADER_TARGETS:
+            lamp, label = None, "the viewer's shaders"
+        else:
+            lamp, label = _load(args)
         if args.out.exists() and not args.out.is_dir():
             raise FileExistsError(f"--out {args.out} is a file, not a folder.")
         ev = Evaluation(lamp=lamp, args=args, label=label, progress=not args.no_progress)
@@ -322,14 +344,14 @@ def run(args) -> int:
         rows: list[tuple[str, dict]] = []
         for name in names:
             t0 = time.perf_counter()
-            target_rows = TARGETS[name][0](ev)
+            target_rows = targets[name][0](ev)
             rows += [(name, r) for r in target_rows]
             print(f"{name}: {sum(r['passed'] for r in target_rows)} of {len(target_rows)} checks met "
                   f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     except (CheckpointError, EnduranceError, FidelityError, MetricsError, FileNotFoundError, FileExistsError) as e:
         print(f"duralava eval: {e}", file=sys.stderr)
         return 2
-    report = {"lamp": label, "meta": lamp.meta, "targets": names, "quick": bool(args.quick),
+    report = {"lamp": label, "meta": lamp.meta if lamp is not None else None, "targets": names, "quick": bool(args.quick),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "rows": [{"target": t, **r} for t, r in rows], "figures": ev.figures}
     # One report per target, so measuring one target does not overwrite another's figures.

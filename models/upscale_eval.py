@@ -98,12 +98,12 @@ def upscale_rows(results: dict) -> list[dict]:
         return rows
     n, b = results["neural"], results["bicubic"]
     gain = n[8]["psnr_edge"] - b[8]["psnr_edge"]
-    rows.append({"name": "neural vs Catmull-Rom, 8x edge-band PSNR", "target": f">= +{NEURAL_GAIN_DB:g} dB",
+    rows.append({"name": "neural vs Catmull-Rom, 8x edge-band PSNR", "wanted": f">= +{NEURAL_GAIN_DB:g} dB",
                  "measured": f"{gain:+.2f} dB ({n[8]['psnr_edge']:.2f} vs {b[8]['psnr_edge']:.2f})",
                  "passed": gain >= NEURAL_GAIN_DB})
     if "ms" in n and "ms" in b:
         ratio = n["ms"] / b["ms"]
-        rows.append({"name": "neural cost at 1920x1080 (llvmpipe)", "target": f"<= {NEURAL_COST_RATIO:g}x Catmull-Rom",
+        rows.append({"name": "neural cost at 1920x1080 (llvmpipe)", "wanted": f"<= {NEURAL_COST_RATIO:g}x Catmull-Rom",
                      "measured": f"{ratio:.2f}x ({n['ms']:.1f} vs {b['ms']:.1f} ms)",
                      "passed": ratio <= NEURAL_COST_RATIO})
     return rows
@@ -242,9 +242,9 @@ def interp_rows(results: dict) -> list[dict]:
     b, c = results[best], results["crossfade"]
     gain = b["psnr"] - c["psnr"]
     return [
-        {"name": f"{best} vs crossfade, in-between PSNR", "target": f">= +{INTERP_GAIN_DB:g} dB",
+        {"name": f"{best} vs crossfade, in-between PSNR", "wanted": f">= +{INTERP_GAIN_DB:g} dB",
          "measured": f"{gain:+.2f} dB ({b['psnr']:.2f} vs {c['psnr']:.2f})", "passed": gain >= INTERP_GAIN_DB},
-        {"name": f"{best} flicker", "target": "<= crossfade",
+        {"name": f"{best} flicker", "wanted": "<= crossfade",
          "measured": f"{b['flicker']:.3f} vs {c['flicker']:.3f}", "passed": b["flicker"] <= c["flicker"]},
     ]
 

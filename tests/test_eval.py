@@ -385,3 +385,20 @@ def test_eval_all_shares_one_long_run_and_writes_every_picture(tmp_path, capsys)
     assert report["figures"]["endurance"]["reference_motion"] == fidelity["reference_motion"] > 0
     assert (tmp_path / "endurance.png").is_file() and (tmp_path / "fidelity.png").is_file()
     assert "fidelity   frame Frechet at tick 2,000" in capsys.readouterr().out
+
+
+def test_eval_upscale_and_interp_score_the_shaders_without_a_lamp(tmp_path, capsys):
+    import json
+
+    code = run_eval("upscale", "--states", "1", "--no-timing", "--out", str(tmp_path))
+    out = capsys.readouterr().out
+    assert code in (0, 1)
+    report = json.loads((tmp_path / "upscale.json").read_text())
+    assert report["meta"] is None and report["targets"] == ["upscale"]
+    assert "neural vs Catmull-Rom" in out
+    assert (tmp_path / "upscalers.png").stat().st_size > 0
+    code = run_eval("interp", "--sequence-ticks", "2", "--out", str(tmp_path))
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "interp.json").read_text())
+    assert {r["target"] for r in report["rows"]} == {"interp"}
+    assert "vs crossfade" in out
