@@ -41,7 +41,7 @@ class EngineConfig:
     max_inbetweens: int = 4
     inbetween_budget: float = 0.06  # share of one core the in-betweens may use
     fixed_inbetweens: int | None = None  # always this many (exports: the same video every run)
-    flow: bool = False              # estimate the wax's motion between ticks (for "motion" drawing)
+    flow: bool = False              # estimate the wax's motion between ticks (for "flow" drawing)
 
 
 @dataclass

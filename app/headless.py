@@ -111,7 +111,7 @@ def export(cfg: ExportConfig, progress: bool = True) -> dict:
     try:
         engine = Engine(lamp, EngineConfig(tick_rate=cfg.tick_rate, seed=cfg.seed, device=cfg.device,
                                            inbetweens=cfg.interpolation == "latent",
-                                           fixed_inbetweens=3, flow=cfg.interpolation == "motion"), name)
+                                           fixed_inbetweens=3, flow=cfg.interpolation == "flow"), name)
     except EngineError as exc:
         raise HeadlessError(str(exc)) from None
     try:

@@ -9,9 +9,11 @@ Passes, in order, each a GLSL program loaded by name from ``shaders/``:
              saturation, brightness, glow); colour work at 64x64 costs nothing.
              A tick may bring in-betweens (frames the engine decoded at latents
              between ticks, the "latent" mode); they are played in order across
-             the tick, crossfading between neighbours. "motion" warps the two tick
-             frames along the wax's estimated motion (``interp_motion.glsl``, flow
-             from the engine) so blobs glide. "none" shows each tick as is.
+             the tick, crossfading between neighbours. "motion" slides the wax
+             edges of the two tick frames towards each other
+             (``interp_motion_edge.glsl``, no flow needed) so blobs glide; "flow"
+             warps both frames along the wax's motion estimated by the engine
+             (``interp_motion.glsl``). "none" shows each tick as is.
 3. upscale   the chosen upscaler's pre-passes (small: a multiple of the frame's
              size) and its final pass, drawn into the largest square centred in
              the area given (the whole target by default).
@@ -44,7 +46,7 @@ import numpy as np
 from duralava import shaders
 
 RING_SIZE = 10                 # tick frames plus in-betweens held on the GPU
-INTERPOLATIONS = ("none", "crossfade", "latent", "motion")
+INTERPOLATIONS = ("none", "crossfade", "latent", "motion", "flow")
 
 
 class RenderError(RuntimeError):
@@ -197,7 +199,7 @@ class Renderer:
 
         frames: (K+1, S, S, 3) uint8, rows top-first: K in-betweens then the tick's frame.
         It arrives at ``now`` and the motion takes ``duration`` seconds. ``flow`` (S, S, 2)
-        is the wax's motion from the previous tick frame, used by the "motion" mode.
+        is the wax's motion from the previous tick frame, used by the "flow" mode.
         """
         frames = np.asarray(frames)
         if frames.ndim == 3:
@@ -226,12 +228,16 @@ class Renderer:
         self._segment_start = now
         self._segment_length = max(duration, 1e-3)
 
+    def _phase(self, now: float) -> float:
+        """How far through the current segment ``now`` is, 0..1."""
+        return min(max((now - self._segment_start) / self._segment_length, 0.0), 1.0)
+
     def _position(self, now: float) -> tuple[int, int, float]:
         """Ring slots either side of ``now`` and the blend between them."""
         seg = self._segment
         if len(seg) == 1:
             return seg[0], seg[0], 0.0
-        phase = min(max((now - self._segment_start) / self._segment_length, 0.0), 1.0)
+        phase = self._phase(now)
         if self.interpolation == "none":
             return seg[-1], seg[-1], 0.0
         x = phase * (len(seg) - 1)
@@ -260,13 +266,17 @@ class Renderer:
         """Run the interpolation pass; returns the frame-sized, coloured texture."""
         a, b, t = self._position(now) if self._segment else (0, 0, 0.0)
         inputs = [self._ring[a], self._ring[b]]
-        if self.interpolation == "motion" and self._has_flow and len(self._segment) >= 2:
-            # The warp stands in for both tick frames; the look pass then runs as usual.
-            fbo, (warped,) = self._target("interp_motion", 1)
+        warp = {"motion": "interp_motion_edge", "flow": "interp_motion" if self._has_flow else None}
+        program = warp.get(self.interpolation)
+        if program and len(self._segment) >= 2:
+            # The warp stands in for both tick frames (it spans the whole segment, so it
+            # blends by the segment's phase); the look pass then runs as usual.
+            fbo, (warped,) = self._target(program, 1)
             fbo.use()
             fbo.viewport = (0, 0, self._size, self._size)
-            self._run("interp_motion", [self._ring[self._segment[0]], self._ring[self._segment[-1]],
-                                        self._flow_tex], (self._size, self._size), {"u_mix": float(t)})
+            ends = [self._ring[self._segment[0]], self._ring[self._segment[-1]]]
+            self._run(program, ends + ([self._flow_tex] if self.interpolation == "flow" else []),
+                      (self._size, self._size), {"u_mix": float(self._phase(now))})
             inputs, t = [warped, warped], 0.0
         self._look_fbo.use()
         self._look_fbo.viewport = (0, 0, self._size, self._size)

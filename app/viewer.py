@@ -57,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="window size (default 960x720), or picture size with --headless (default 512x512)")
     p.add_argument("--upscaler", choices=list(UPSCALERS), default="lava", help="default: lava")
     p.add_argument("--interpolation", choices=INTERPOLATIONS, default="latent",
-                   help="between ticks: latent (decode in-betweens), motion (warp along the wax's "
-                        "motion), crossfade or none (default latent)")
+                   help="between ticks: latent (decode in-betweens), motion (slide the wax edges), "
+                        "flow (warp along estimated motion), crossfade or none (default latent)")
     win = p.add_argument_group("window")
     win.add_argument("--fullscreen", action="store_true", help="start full screen")
     win.add_argument("--monitor", type=int, default=None, metavar="N", help="screen to use (0 is the first)")

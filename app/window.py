@@ -117,7 +117,7 @@ class LampWindow(GLWindow):
     def set_interpolation(self, mode: str) -> None:
         self.renderer.interpolation = mode
         self.engine.set_inbetweens(mode == "latent")
-        self.engine.set_flow(mode == "motion")
+        self.engine.set_flow(mode == "flow")
 
     def max_tick_rate(self) -> float:
         """What the device sustains: leave the engine half of one core at most."""
@@ -344,7 +344,7 @@ def run(args) -> int:
     try:
         engine = Engine(lamp, EngineConfig(tick_rate=args.tick_rate, seed=args.seed, device=str(device),
                                            inbetweens=args.interpolation == "latent",
-                                           flow=args.interpolation == "motion"), name, message)
+                                           flow=args.interpolation == "flow"), name, message)
         window = LampWindow(engine, args)
     except (EngineError, WindowError) as exc:
         print(f"duralava-viewer: {exc}", file=sys.stderr)

@@ -52,7 +52,7 @@ def test_export_writes_frames_latents_picture_and_video(tmp_path, lamp_file):
     assert sorted(p.name for p in out.iterdir()) == ["display.png", "frames.npy", "lamp.mp4", "latents.npy"]
 
 
-@pytest.mark.parametrize("interpolation", ["none", "crossfade", "motion"])
+@pytest.mark.parametrize("interpolation", ["none", "crossfade", "motion", "flow"])
 def test_every_interpolation_exports(tmp_path, lamp_file, interpolation):
     summary = export(ExportConfig(ticks=3, out=tmp_path, checkpoint=str(lamp_file), size=(32, 32),
                                   video=tmp_path / "v.mp4", tick_rate=20.0, interpolation=interpolation),

@@ -233,12 +233,12 @@ def test_an_upscaler_that_cannot_build_falls_back_to_bilinear(ctx, renderer, mon
     assert img.std() > 20
 
 
-def test_motion_mode_moves_a_blob_along_its_flow(ctx, renderer):
+def test_flow_mode_moves_a_blob_along_its_flow(ctx, renderer):
     a, b = lamp_frame(((24, 32, 7),)), lamp_frame(((36, 32, 7),))  # the blob moves 12 texels right
     flow = np.zeros((S, S, 2), np.float32)
     flow[..., 0] = 12.0
     renderer.upscaler = "nearest"
-    renderer.interpolation = "motion"
+    renderer.interpolation = "flow"
     out = Offscreen(ctx, (64, 64))
     renderer.push(a, now=0.0, duration=1.0)
     renderer.push(b, now=1.0, duration=1.0, flow=flow)
@@ -252,3 +252,33 @@ def test_motion_mode_moves_a_blob_along_its_flow(ctx, renderer):
     red = half[..., 0] > (LIQUID[0] + WAX[0] * 0.85) / 2
     xs = np.nonzero(red)[1]
     assert abs(xs.mean() - 30) < 1.5 and red.sum() > 0.8 * (np.pi * 49)
+
+
+def soft_blob(x: float, y: float = 32, r: float = 8, width: float = 1.5) -> np.ndarray:
+    """A wax blob drawn the way lamps draw them: its edge a sigmoid of the distance."""
+    yy, xx = np.mgrid[0:S, 0:S].astype(np.float32)
+    share = 1 / (1 + np.exp((np.hypot(xx - x, yy - y) - r) / width))
+    frame = LIQUID + share[..., None] * (np.asarray(WAX, np.float32) - LIQUID)
+    return frame.clip(0, 255).astype(np.uint8)
+
+
+def test_motion_mode_slides_a_blob_without_a_flow_field(ctx, renderer):
+    a, b = soft_blob(28), soft_blob(34)  # the blob moves 6 texels right
+    renderer.upscaler = "nearest"
+    renderer.interpolation = "motion"
+    out = Offscreen(ctx, (64, 64))
+    renderer.push(a, now=0.0, duration=1.0)
+    renderer.push(b, now=1.0, duration=1.0)
+    renderer.draw(out.fbo, now=1.5)
+    half = out.read().astype(np.float32)
+    renderer.interpolation = "crossfade"
+    renderer.draw(out.fbo, now=1.5)
+    faded = out.read().astype(np.float32)
+    renderer.interpolation = "motion"
+    renderer.draw(out.fbo, now=2.0)
+    end = out.read().astype(np.float32)
+    out.release()
+    assert np.abs(end - b).mean() < 1.5
+    # Halfway the edges have moved half way: much closer to the true in-between than a crossfade.
+    truth = soft_blob(31).astype(np.float32)
+    assert np.abs(half - truth).mean() < 0.6 * np.abs(faded - truth).mean()

@@ -124,7 +124,7 @@ def press(symbol):
 
 pump(1.0)
 out["ticked"] = engine.tick_index > 5
-win.set_interpolation("motion"); pump(0.5)
+win.set_interpolation("flow"); pump(0.5)
 out["motion_flow"] = win.last is not None and win.last.flow is not None
 win.set_interpolation("latent")
 press(key.SPACE); out["paused"] = engine.paused
