@@ -238,3 +238,15 @@ def test_floor_command_prints_the_table_json_and_picture(capsys, tmp_path):
     for row in ("floor: seed 2", "shuffled frames", "half speed", "swapped colours"):
         assert row in text
     assert "(1x)" in text                       # the floor row is its own unit
+
+
+def test_frechet_of_a_feature_constant_in_the_reference_stays_in_scale():
+    from duralava.models.metrics import frechet
+
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(500, 3))
+    ref[:, 2] = 0.0                       # e.g. wax in a band the reference never fills
+    other = ref.copy()
+    other[:, 2] = 0.05                    # 5% of the band filled in every frame
+    d = frechet(ref, other, reference=ref)
+    assert 1.0 < d < 100.0
