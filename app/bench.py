@@ -113,18 +113,15 @@ def draw_loop(engine, renderer, target, seconds: float) -> dict[str, float]:
 
 def run(args) -> int:
     import moderngl
-    import torch
 
-    from .engine import Engine, EngineConfig, EngineError, open_lamp, pick_device
+    from .engine import Engine, EngineConfig, EngineError, start_lamp
     from .renderer import Offscreen, Renderer
 
-    torch.set_num_threads(1)
     try:
-        device = pick_device(args.device)
+        device, lamp, name, message = start_lamp(args.device, args.checkpoint)
     except EngineError as exc:
         print(f"duralava-viewer: {exc}", file=sys.stderr)
         return 1
-    lamp, name, message = open_lamp(args.checkpoint, device)
     if message:
         print(f"duralava-viewer: {message}", file=sys.stderr)
     try:

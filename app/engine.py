@@ -120,6 +120,19 @@ def open_lamp(path, device) -> tuple[Lamp, str, str]:
     return random_lamp(0, device=device), "untrained", " ".join(notes)
 
 
+def start_lamp(device_name: str | None, path) -> tuple[torch.device, Lamp, str, str]:
+    """What the window and the benchmark start from: (device, lamp, name, message).
+
+    Torch gets one CPU thread (the engine's worker must not starve the draw loop);
+    the device is :func:`pick_device`'s (an :class:`EngineError` if it is not there),
+    the lamp, its name and the fallback message :func:`open_lamp`'s.
+    """
+    torch.set_num_threads(1)
+    device = pick_device(device_name)
+    lamp, name, message = open_lamp(path, device)
+    return device, lamp, name, message
+
+
 class Engine:
     """The lamp's clock. ``start()`` runs ticks on a worker; ``tick()`` runs one in the caller."""
 

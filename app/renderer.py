@@ -23,6 +23,8 @@ to ``UPSCALERS``):
 
 - Every pass draws one fullscreen triangle made from ``gl_VertexID`` (no vertex
   buffer); the vertex stage hands ``v_uv`` in [0, 1] across the pass's viewport.
+  That stage is the shared ``shaders/fullscreen.vert``: a program file holds only
+  its fragment stage (see :mod:`duralava.shaders`).
 - Inputs are ``u_src0``, ``u_src1``, ... on texture units 0, 1, ...: for the first
   pre-pass (or the final pass when there is none) ``u_src0`` is the interpolated
   frame; for later passes they are the previous pass's outputs, in order.

@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+from duralava.models.cli_args import positive_float, positive_int
+
 from .renderer import INTERPOLATIONS, UPSCALERS
 
 
@@ -23,26 +25,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if not (16 <= w <= 8192 and 16 <= h <= 8192):
         raise argparse.ArgumentTypeError(f"size must be between 16x16 and 8192x8192, not {text!r}")
     return w, h
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, not {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -329,17 +329,13 @@ class LampWindow(GLWindow):
 
 def run(args) -> int:
     """Open the window and play until it closes; 1 with one sentence on a bad start."""
-    import torch
+    from .engine import Engine, EngineConfig, EngineError, start_lamp
 
-    from .engine import Engine, EngineConfig, EngineError, open_lamp, pick_device
-
-    torch.set_num_threads(1)
     try:
-        device = pick_device(args.device)
+        device, lamp, name, message = start_lamp(args.device, args.checkpoint)
     except EngineError as exc:
         print(f"duralava-viewer: {exc}", file=sys.stderr)
         return 1
-    lamp, name, message = open_lamp(args.checkpoint, device)
     warn(message)
     try:
         engine = Engine(lamp, EngineConfig(tick_rate=args.tick_rate, seed=args.seed, device=str(device),

@@ -19,27 +19,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cli_args import positive_number, whole_number
+
 TICK_BUDGET_MS = 3.0
 
-
-def _count(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
+_count = whole_number(separators=True)     # counts may be written 1,000,000
+_positive = positive_number(finite=True)
 
 
 # The full run; --quick swaps in the second figure of each pair.

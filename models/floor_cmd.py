@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_args import whole_number
+
 ROWS = (("reference", "reference: seed {ref}"), ("floor", "floor: seed {floor}"),
         ("shuffled", "shuffled frames"), ("half_speed", "half speed"),
         ("swapped_colours", "swapped colours"))
@@ -22,32 +24,20 @@ EXAMPLES = 6          # consecutive frames shown per run
 BAR = 220             # pixels for six decades of the distance / floor ratio
 
 
-def _whole(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
-        return value
-    return parse
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--samples", type=_whole(2), default=1000, metavar="N",
+    p.add_argument("--samples", type=whole_number(2), default=1000, metavar="N",
                    help="frames sampled per run for frame features (default 1000)")
-    p.add_argument("--clips", type=_whole(2), default=200, metavar="C",
+    p.add_argument("--clips", type=whole_number(2), default=200, metavar="C",
                    help="clips sampled per run for clip features (default 200)")
-    p.add_argument("--clip-len", type=_whole(2), default=16, metavar="T", help="frames per clip (default 16)")
-    p.add_argument("--size", type=_whole(8), default=64, help="frame size in pixels (default 64)")
-    p.add_argument("--frames", type=_whole(2), default=None, metavar="F",
+    p.add_argument("--clip-len", type=whole_number(2), default=16, metavar="T", help="frames per clip (default 16)")
+    p.add_argument("--size", type=whole_number(8), default=64, help="frame size in pixels (default 64)")
+    p.add_argument("--frames", type=whole_number(2), default=None, metavar="F",
                    help="simulated frames per run (default: 4 x samples, at least 2 x clips x clip length)")
-    p.add_argument("--lamps", type=_whole(1), default=None, help="lamps per run (default: the simulator's)")
-    p.add_argument("--seeds", type=_whole(0), nargs="+", default=[1, 2],
+    p.add_argument("--lamps", type=whole_number(1), default=None, help="lamps per run (default: the simulator's)")
+    p.add_argument("--seeds", type=whole_number(0), nargs="+", default=[1, 2],
                    help="reference seed, then one or more floor seeds (default 1 2)")
     p.add_argument("--palette", default="classic", help="simulator palette (default classic)")
-    p.add_argument("--workers", type=_whole(1), default=None, help="simulator processes (default: all cores)")
+    p.add_argument("--workers", type=whole_number(1), default=None, help="simulator processes (default: all cores)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     p.add_argument("--plot", type=Path, default=None, metavar="PNG",
                    help="also draw each run's first frames beside its distances (log scale) to PNG")

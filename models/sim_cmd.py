@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_args import whole_number
+
 FORMAT = "duralava-frames"
 VERSION = 1
 PREVIEW_FRAMES = 1200     # one lamp, a minute at 20 fps
@@ -27,36 +29,24 @@ class SimCommandError(ValueError):
     """A bad `duralava sim` request, with one sentence saying what is wrong."""
 
 
-def _count(low: int, what: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a whole number, not {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{what} must be at least {low}, not {value}")
-        return value
-    return parse
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from .render import PALETTES
     from .simulator import DEFAULT_STRIDE, PRESETS
 
     parser.add_argument("out", type=Path, help="dataset folder to create")
-    parser.add_argument("--frames", type=_count(1, "--frames"), default=20_000,
+    parser.add_argument("--frames", type=whole_number(1), default=20_000,
                         help="frames to write (default 20000)")
-    parser.add_argument("--size", type=_count(8, "--size"), default=64, help="frame side in pixels (default 64)")
-    parser.add_argument("--seed", type=_count(0, "--seed"), default=0, help="random seed (default 0)")
-    parser.add_argument("--stride", type=_count(1, "--stride"), default=DEFAULT_STRIDE,
+    parser.add_argument("--size", type=whole_number(8), default=64, help="frame side in pixels (default 64)")
+    parser.add_argument("--seed", type=whole_number(0), default=0, help="random seed (default 0)")
+    parser.add_argument("--stride", type=whole_number(1), default=DEFAULT_STRIDE,
                         help=f"simulation steps per frame (default {DEFAULT_STRIDE})")
     parser.add_argument("--palette", default="classic",
                         help=f"colours: {', '.join(PALETTES)} (default classic)")
     parser.add_argument("--preset", default="classic",
                         help=f"lamp physics: {', '.join(PRESETS)} (default classic)")
-    parser.add_argument("--lamps", type=_count(1, "--lamps"), default=None,
+    parser.add_argument("--lamps", type=whole_number(1), default=None,
                         help="independent lamps (default: one per 2000 frames)")
-    parser.add_argument("--workers", type=_count(1, "--workers"), default=None,
+    parser.add_argument("--workers", type=whole_number(1), default=None,
                         help="processes (default: all cores)")
     parser.add_argument("--png", action="store_true", help="also write frames/image0000001.png ...")
     parser.add_argument("--mp4", action="store_true",

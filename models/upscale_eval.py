@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_args import positive_int
+
 # What a shader has to beat, from the issue: dB over Catmull-Rom on 8x edge bands, cost ratio.
 NEURAL_GAIN_DB = 2.0
 NEURAL_COST_RATIO = 4.0
@@ -30,20 +32,11 @@ def _pooled_psnr(mses: list[float]) -> float:
     return 100.0 if mse <= 1e-10 else float(-10.0 * np.log10(mse))
 
 
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return v
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("upscale and interp")
-    g.add_argument("--states", type=_count, default=12, help="lamp states scored per upscaler (default 12)")
-    g.add_argument("--sequence-ticks", type=_count, default=6, help="ticks per lamp scored per interpolator (default 6)")
+    g.add_argument("--states", type=positive_int, default=12, help="lamp states scored per upscaler (default 12)")
+    g.add_argument("--sequence-ticks", type=positive_int, default=6,
+                   help="ticks per lamp scored per interpolator (default 6)")
     g.add_argument("--truth-seed", type=int, default=4242, help="simulator seed of the ground truth (default 4242)")
     g.add_argument("--picture", type=Path, default=None, metavar="PNG",
                    help="side-by-side picture (default: upscalers.png / interpolators.png in --out)")
@@ -127,9 +120,10 @@ def side_by_side(truth: np.ndarray, outs: dict[str, np.ndarray], path: Path, cro
     """A PNG: the 8x ground truth and each upscaler's 8x picture of the same frame, labelled."""
     from PIL import Image, ImageDraw
 
-    # The most detailed square of the frame: where the truth's edges are densest.
+    from .eval_plot import save_png
     from .image_scores import edge_band
 
+    # The most detailed square of the frame: where the truth's edges are densest.
     band = edge_band(truth).astype(np.float64)
     h = truth.shape[0]
     step = crop // 4
@@ -147,12 +141,14 @@ def side_by_side(truth: np.ndarray, outs: dict[str, np.ndarray], path: Path, cro
     for i, (name, img) in enumerate(tiles):
         sheet.paste(Image.fromarray(img[y:y + crop, x:x + crop]), (i * (crop + 4), label_h))
         draw.text((i * (crop + 4) + 4, 4), name, fill=(235, 235, 235))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    sheet.save(tmp)
-    tmp.replace(path)
-    return path
+    return save_png(sheet, path)
+
+
+def _report(rows: list[dict]) -> int:
+    """One line per target met or missed; 0 if every one was met, else 1."""
+    for r in rows:
+        print(f"{'ok    ' if r['passed'] else 'MISSED'} {r['name']}: {r['measured']} (want {r['target']})")
+    return 0 if all(r["passed"] for r in rows) else 1
 
 
 def run_upscale(args) -> int:
@@ -170,10 +166,7 @@ def run_upscale(args) -> int:
     print(upscale_table(results))
     picture = args.picture or Path(getattr(args, "out", ".")) / "upscalers.png"
     print(f"picture: {side_by_side(truth[512][0], firsts, picture)}")
-    rows = upscale_rows(results)
-    for r in rows:
-        print(f"{'ok    ' if r['passed'] else 'MISSED'} {r['name']}: {r['measured']} (want {r['target']})")
-    return 0 if all(r["passed"] for r in rows) else 1
+    return _report(upscale_rows(results))
 
 
 # -- interpolation ---------------------------------------------------------------------
@@ -265,6 +258,8 @@ def filmstrip(example: dict, path: Path, zoom: int = 4, gain: float = 16.0) -> P
     """
     from PIL import Image, ImageDraw
 
+    from .eval_plot import save_png
+
     truth = example["truth"].astype(np.float64)
     rows = [("truth", example["truth"])]
     for name, outs in example.items():
@@ -279,12 +274,7 @@ def filmstrip(example: dict, path: Path, zoom: int = 4, gain: float = 16.0) -> P
         draw.text((4, r * (h + 2) + h // 2 - 6), name, fill=(235, 235, 235))
         for c, f in enumerate(frames):
             sheet.paste(Image.fromarray(f.repeat(zoom, 0).repeat(zoom, 1)), (label_w + c * (w + 2), r * (h + 2)))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    sheet.save(tmp)
-    tmp.replace(path)
-    return path
+    return save_png(sheet, path)
 
 
 def run_interp(args) -> int:
@@ -302,10 +292,7 @@ def run_interp(args) -> int:
     print(interp_table(results))
     picture = args.picture or Path(getattr(args, "out", ".")) / "interpolators.png"
     print(f"picture (rows: {', '.join(example)}): {filmstrip(example, picture)}")
-    rows = interp_rows(results)
-    for r in rows:
-        print(f"{'ok    ' if r['passed'] else 'MISSED'} {r['name']}: {r['measured']} (want {r['target']})")
-    return 0 if all(r["passed"] for r in rows) else 1
+    return _report(interp_rows(results))
 
 
 # -- `duralava eval` targets -------------------------------------------------------------

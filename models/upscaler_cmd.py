@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_args import positive_int
+
 
 @dataclass
 class TrainConfig:
@@ -31,23 +33,13 @@ class TrainConfig:
     sim_seed: int = 777         # not the ground-truth seed the scores use
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return v
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     t = sub.add_parser("train", help="fit the upscaler on simulator pairs, save it and export its shaders")
     t.add_argument("--out", type=Path, default=None, metavar="PATH",
                    help="checkpoint to write (default: the shipped checkpoints/upscaler.safetensors)")
-    t.add_argument("--states", type=_positive_int, default=TrainConfig.states, help="simulator states to draw")
-    t.add_argument("--steps", type=_positive_int, default=TrainConfig.steps, help="optimiser steps")
+    t.add_argument("--states", type=positive_int, default=TrainConfig.states, help="simulator states to draw")
+    t.add_argument("--steps", type=positive_int, default=TrainConfig.steps, help="optimiser steps")
     t.add_argument("--channels", type=int, default=12, choices=(4, 8, 12), help="feature width")
     t.add_argument("--mapping-layers", type=int, default=2, help="3x3 layers between extraction and head")
     t.add_argument("--no-export", action="store_true", help="only write the checkpoint")

@@ -9,15 +9,6 @@
 //      u_mix           0 shows u_src0, 1 shows u_src1
 // Out: the in-between, rows as the inputs (a stand-in for a tick frame).
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 in vec2 v_uv;
 out vec4 f_color;
 uniform sampler2D u_src0;
@@ -58,4 +49,3 @@ void main() {
     vec3 b = frame_at(u_src1, pos + (1.0 - u_mix) * flow);
     f_color = vec4(clamp(mix(a, b, u_mix), 0.0, 1.0), 1.0);
 }
-#endif

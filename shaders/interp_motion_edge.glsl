@@ -11,15 +11,6 @@
 //      u_mix           0 shows u_src0, 1 shows u_src1
 // Out: the in-between, rows as the inputs (a stand-in for a tick frame).
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 in vec2 v_uv;
 out vec4 f_color;
 uniform sampler2D u_src0;
@@ -74,4 +65,3 @@ void main() {
     vec3 c = liquid + e / (1.0 + exp(-l)) + mix(rest_a, rest_b, u_mix);
     f_color = vec4(clamp(c, 0.0, 1.0), 1.0);
 }
-#endif

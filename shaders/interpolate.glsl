@@ -5,16 +5,6 @@
 //      u_mix           0 shows u_src0, 1 shows u_src1
 // Out: one RGBA frame in GL orientation (row 0 at the bottom); alpha 1.
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    // Fullscreen triangle from the vertex id: no vertex buffer needed.
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 in vec2 v_uv;
 out vec4 f_color;
 uniform sampler2D u_src0;
@@ -60,4 +50,3 @@ void main() {
     c = mix(vec3(grey), c, u_saturation) * u_brightness;
     f_color = vec4(clamp(c, 0.0, 1.0), 1.0);
 }
-#endif

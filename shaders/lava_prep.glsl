@@ -11,15 +11,6 @@
 //   f_step : rgb the step from the darker to the brighter group, stored as 0.5 + step / 2
 // In: u_src0, the interpolated, coloured frame.
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 in vec2 v_uv;
 layout(location = 0) out vec4 f_low;
 layout(location = 1) out vec4 f_step;
@@ -73,4 +64,3 @@ void main() {
     f_low = vec4(low, strength);
     f_step = vec4(0.5 + 0.5 * (high - low), 1.0);
 }
-#endif

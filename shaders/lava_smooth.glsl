@@ -8,15 +8,6 @@
 //      (a strength), u_src2 the encoded step; u_src_size their size in texels.
 // Out: f_frame (rgb the smooth frame, a t), f_step (0.5 + strength * step / 2).
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 in vec2 v_uv;
 layout(location = 0) out vec4 f_frame;
 layout(location = 1) out vec4 f_step;
@@ -50,4 +41,3 @@ void main() {
     f_frame = vec4(c, t);
     f_step = vec4(0.5 + 0.5 * low.a * step, 1.0);
 }
-#endif

@@ -4,15 +4,6 @@
 // The final pass, at output size: bilinear fields, then the wax edge's sigmoid,
 // so an edge is as sharp at 17x as at 4x for eight texel reads a pixel.
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 in vec2 v_uv;
 out vec4 f_color;
 uniform sampler2D u_src0;   // base.rgb, edge distance code
@@ -39,4 +30,3 @@ void main() {
     float alpha = 1.0 / (1.0 + exp(-EDGE_GAIN * dist * (u_dst_size.y / u_src_size.y)));
     f_color = vec4(clamp(mix(a0.rgb, a1, alpha), 0.0, 1.0), 1.0);
 }
-#endif

@@ -3,15 +3,6 @@
 // duralava-pass: layer 0; outputs 4
 // Layer 0: a 3x3 convolution, 3 -> 12 channels, at the frame's size.
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 uniform sampler2D u_src0;
 layout(location = 0) out vec4 f_out0;
 layout(location = 1) out vec4 f_out1;
@@ -74,4 +65,3 @@ void main() {
     f_out2 = clamp(acc2, 0.0, 1.0);
     f_out3 = vec4(texelFetch(u_src0, p, 0).rgb, 1.0);
 }
-#endif

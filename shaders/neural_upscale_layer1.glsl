@@ -3,15 +3,6 @@
 // duralava-pass: layer 1; outputs 4
 // Layer 1: a 3x3 convolution, 12 -> 12 channels, at the frame's size.
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 uniform sampler2D u_src0;
 uniform sampler2D u_src1;
 uniform sampler2D u_src2;
@@ -167,4 +158,3 @@ void main() {
     f_out2 = clamp(acc2, 0.0, 1.0);
     f_out3 = vec4(texelFetch(u_src3, p, 0).rgb, 1.0);
 }
-#endif

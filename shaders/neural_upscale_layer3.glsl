@@ -3,15 +3,6 @@
 // duralava-pass: layer 3; outputs 2
 // Layer 3, the head: 12 channels -> base.rgb, edge distance, wax.rgb.
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 uniform sampler2D u_src0;
 uniform sampler2D u_src1;
 uniform sampler2D u_src2;
@@ -137,4 +128,3 @@ void main() {
     f_out0 = clamp(vec4(frame + acc0.rgb, 0.5 + acc0.a / (2.0 * EDGE_RANGE)), 0.0, 1.0);
     f_out1 = vec4(clamp(frame + acc1.rgb, 0.0, 1.0), 1.0);
 }
-#endif

@@ -3,15 +3,6 @@
 // one texel wide, so it must score below Catmull-Rom. Not offered in the viewer.
 // In: u_src0 (linear filtering, clamped), u_src_size. Out: the viewport, filled.
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 in vec2 v_uv;
 out vec4 f_color;
 uniform sampler2D u_src0;
@@ -24,4 +15,3 @@ void main() {
             c += texture(u_src0, v_uv + vec2(i, j) / u_src_size).rgb;
     f_color = vec4(c / 9.0, 1.0);
 }
-#endif

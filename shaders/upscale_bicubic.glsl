@@ -6,15 +6,6 @@
 // 0.03 of an 8-bit level on average, 3 levels at most (at the sharpest edges).
 // In: u_src0 (linear filtering, clamped), u_src_size. Out: the viewport, filled.
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 in vec2 v_uv;
 out vec4 f_color;
 uniform sampler2D u_src0;
@@ -42,4 +33,3 @@ void main() {
     c /= sum;
     f_color = vec4(clamp(c, 0.0, 1.0), 1.0);
 }
-#endif

@@ -3,15 +3,6 @@
 // other passes are timed against.
 // In: u_src0 (linear filtering, clamped). Out: the viewport, filled.
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 in vec2 v_uv;
 out vec4 f_color;
 uniform sampler2D u_src0;
@@ -19,4 +10,3 @@ uniform sampler2D u_src0;
 void main() {
     f_color = vec4(texture(u_src0, v_uv).rgb, 1.0);
 }
-#endif

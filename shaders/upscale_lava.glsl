@@ -8,15 +8,6 @@
 //     there is no edge); linear filtering, clamped.
 // Out: the viewport, filled.
 
-#if defined(VERTEX_SHADER)
-out vec2 v_uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
-    v_uv = p;
-    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
-}
-
-#elif defined(FRAGMENT_SHADER)
 in vec2 v_uv;
 out vec4 f_color;
 uniform sampler2D u_src0;
@@ -32,4 +23,3 @@ void main() {
     vec3 c = frame.rgb + u_sharpness * (edge - t) * step;
     f_color = vec4(clamp(c, 0.0, 1.0), 1.0);
 }
-#endif

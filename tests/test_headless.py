@@ -7,26 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from duralava.app.headless import ExportConfig, HeadlessError, export
-from duralava.models.checkpoint import random_lamp, save_lamp
 
 pytestmark = pytest.mark.gl
-
-
-@pytest.fixture(scope="module")
-def lamp_file(tmp_path_factory):
-    """A real lamp file whose generator draws visible structure."""
-    lamp = random_lamp(0)
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in lamp.generator.modules():
-            if isinstance(m, torch.nn.ConvTranspose2d):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * 0.1)
-    path = tmp_path_factory.mktemp("lamps") / "patterned.safetensors"
-    save_lamp(path, lamp.generator, lamp.rnn, {"steps": 0})
-    return path
 
 
 def test_export_writes_frames_latents_picture_and_video(tmp_path, lamp_file):

@@ -43,7 +43,8 @@ def test_wheel_is_namespaced_and_carries_package_data(tmp_path):
     assert top == {"duralava"}, top
     assert "duralava/app/viewer.py" in names
     assert "duralava/models/cli.py" in names
-    shipped_glsl = sorted(p.name for p in (ROOT / "shaders").glob("*.glsl"))
-    assert all(f"duralava/shaders/{n}" in names for n in shipped_glsl)
+    shipped_shaders = sorted(p.name for p in (ROOT / "shaders").glob("*.glsl"))
+    shipped_shaders += ["fullscreen.vert"]
+    assert all(f"duralava/shaders/{n}" in names for n in shipped_shaders)
     shipped_ckpt = sorted(p.name for p in (ROOT / "checkpoints").glob("*.safetensors"))
     assert all(f"duralava/checkpoints/{n}" in names for n in shipped_ckpt)
