@@ -359,7 +359,11 @@ def run(cfg: TrainConfig) -> Trainer:
             signal.signal(s, h)
         log.close()
         if trainer.world > 1 and dist.is_initialized():
-            dist.destroy_process_group()
+            # Tear gloo down together: a rank that leaves while its peer still talks can abort at exit.
+            try:
+                dist.barrier()
+            finally:
+                dist.destroy_process_group()
     return trainer
 
 
