@@ -35,7 +35,7 @@ class EngineConfig:
     tick_rate: float = 6.0          # ticks per second
     seed: int = 0
     device: str | None = None       # None: CUDA, then MPS, then CPU
-    noise: float = 0.0              # amplitude of the noise fed to the RNN every tick
+    noise: float = 0.0              # noise amplitude fed to the RNN every tick, on top of the lamp's drive
     kick: float = 0.6               # how far a kick pushes z (in units of its std)
     inbetweens: bool = True         # decode latents between ticks when there is headroom
     max_inbetweens: int = 4
@@ -321,7 +321,9 @@ class Engine:
         t0 = time.perf_counter()
         try:
             z_prev = self.z
-            noise = self.config.noise * self._randn() if self.config.noise > 0 else None
+            # The lamp's own drive (if it was trained with one) plus whatever the panel adds.
+            amplitude = self.lamp.rnn.config.drive + self.config.noise
+            noise = amplitude * self._randn() if amplitude > 0 else None
             z = self.lamp.rnn(z_prev, noise)
             if self._kick_pending > 0:
                 z = renormalise(z + self._kick_pending * self._randn())

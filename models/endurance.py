@@ -208,9 +208,11 @@ class ReturnSearch:
 def run_endurance(rnn: nn.Module, generator: nn.Module, z_dim: int, reference_motion: float,
                   config: EnduranceConfig | None = None, start: Tensor | None = None,
                   progress: bool = False) -> EnduranceResult:
-    """Run every seed for ``config.ticks`` ticks of the lamp's own motion (no noise) and record each window.
+    """Run every seed for ``config.ticks`` ticks of the lamp's own motion and record each window.
 
-    ``start`` (seeds, Z) overrides the seeded starting latents.
+    The lamp's own motion includes its trained drive noise (none for a deterministic
+    lamp), drawn from a generator seeded with ``config.first_seed``, so a run repeats
+    exactly. ``start`` (seeds, Z) overrides the seeded starting latents.
     """
     import time
 
@@ -233,13 +235,14 @@ def run_endurance(rnn: nn.Module, generator: nn.Module, z_dim: int, reference_mo
     pair_at = torch.tensor([int((k + 0.5) * c.window / c.pairs_per_window) - 1 for k in range(c.pairs_per_window)])
     buffer = torch.empty(c.window + 1, B, z_dim, device=device)   # (window + 1, B, Z): the previous tick first
     buffer[0] = z
+    noise_rng = torch.Generator().manual_seed(10_007 + c.first_seed)
     t0 = time.perf_counter()
     decoded = 0
     bar = tqdm(total=W * c.window, unit="tick", unit_scale=True, disable=not progress,
                desc=f"endurance {B} seeds", smoothing=0.05)
     for w in range(W):
         for t in range(c.window):
-            buffer[t + 1] = rnn(buffer[t])
+            buffer[t + 1] = rnn.tick(buffer[t], generator=noise_rng)
         ticks = buffer[1:]                                             # (window, B, Z), tick w*window + 1 ...
         flat = ticks.reshape(-1, z_dim).float()
         mean, std, skew, kurt = (m.reshape(c.window, B) for m in moments(flat))
@@ -274,13 +277,15 @@ def run_endurance(rnn: nn.Module, generator: nn.Module, z_dim: int, reference_mo
     )
 
 
-def advance(rnn: nn.Module, z: Tensor, ticks: int, progress: bool = False, desc: str = "ticks") -> Tensor:
+def advance(rnn: nn.Module, z: Tensor, ticks: int, progress: bool = False, desc: str = "ticks",
+            seed: int = 0) -> Tensor:
     """Run ``ticks`` ticks of the lamp's own motion from (B, Z) latents without any checks or decoding."""
     from tqdm.auto import tqdm
 
+    noise_rng = torch.Generator().manual_seed(20_011 + seed)
     with torch.inference_mode():
         for _ in tqdm(range(ticks), disable=not progress, desc=desc, unit="tick", unit_scale=True, smoothing=0.05):
-            z = rnn(z)
+            z = rnn.tick(z, generator=noise_rng)
     return z
 
 

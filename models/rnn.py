@@ -3,8 +3,11 @@
 The latent itself is the whole recurrent state: an MLP reads ``z`` beside an
 optional noise input and proposes a small residual step, and the result is
 renormalised so every tick lands back on the sphere the generator was trained on.
-The noise input is the lamp's knob for outside disturbance: zeros give its own
-motion, ``amplitude * randn`` stirs it.
+The noise input is what keeps the lamp alive: a lamp trained with a ``drive``
+is fed ``drive * randn`` every tick as part of its own motion (a deterministic
+map of a 64-number state settles onto fixed points or cycles over thousands of
+ticks; a driven one cannot), and the viewer's "inject noise" adds to it.
+A drive of 0 is the deterministic lamp: zeros give its own motion.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ class RNNConfig:
     hidden: int = 512
     layers: int = 2           # hidden layers of the MLP
     residual: bool = True     # z_next = renormalise(z + step): slow motion is the easy default
+    drive: float = 0.0        # noise amplitude of the lamp's own motion, fed every tick (0: deterministic)
 
     def __post_init__(self) -> None:
         if not isinstance(self.z_dim, int) or not 1 <= self.z_dim <= 4096:
@@ -32,6 +36,9 @@ class RNNConfig:
             raise ValueError(f"rnn layers must be an integer from 1 to 16, not {self.layers!r}")
         if not isinstance(self.residual, bool):
             raise ValueError(f"rnn residual must be true or false, not {self.residual!r}")
+        if isinstance(self.drive, bool) or not isinstance(self.drive, (int, float)) or not 0 <= self.drive <= 10:
+            raise ValueError(f"rnn drive must be a number from 0 to 10, not {self.drive!r}")
+        self.drive = float(self.drive)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,6 +67,17 @@ class LatentRNN(nn.Module):
     def forward(self, z: Tensor, noise: Tensor | None = None) -> Tensor:
         # z, noise: (B, Z) -> z_next: (B, Z), renormalised
         return renormalise(self.propose(z, noise))
+
+    def tick(self, z: Tensor, stir: float = 0.0, generator: torch.Generator | None = None) -> Tensor:
+        """One tick of the lamp's own motion: noise of the trained drive plus ``stir`` more, then a step.
+
+        ``generator`` (a CPU torch.Generator) makes the noise reproducible.
+        """
+        amplitude = self.config.drive + stir
+        if amplitude <= 0:
+            return self(z)
+        noise = torch.randn(tuple(z.shape), generator=generator).to(device=z.device, dtype=z.dtype)
+        return self(z, amplitude * noise)
 
     def propose(self, z: Tensor, noise: Tensor | None = None) -> Tensor:
         """The step before renormalisation (B, Z): training penalises its moments, so the

@@ -75,6 +75,20 @@ class LampRoll(nn.Module):
         return frames.unflatten(0, zs.shape[:2]), torch.stack(proposals, dim=1), z
 
 
+def frame_motion(clips: Tensor) -> Tensor:
+    """Mean |frame difference| per tick of a batch of clips (B, T, 3, S, S), in the frames' units."""
+    return (clips[:, 1:] - clips[:, :-1]).abs().mean()
+
+
+def motion_mismatch(fake: Tensor, real: Tensor, eps: float = 1e-4) -> Tensor:
+    """(log(fake motion / real motion))^2: zero when the lamp moves as fast as its data, whatever the scale.
+
+    The discriminators judge what motion looks like; this holds its speed, which a
+    temporal discriminator reading a few ticks is slow to insist on.
+    """
+    return (torch.log(frame_motion(fake) + eps) - torch.log(frame_motion(real).detach() + eps)) ** 2
+
+
 def d_loss(kind: str, real: Tensor, fake: Tensor) -> Tensor:
     if kind == "hinge":
         return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
@@ -117,6 +131,8 @@ class Trainer:
             "temporal_d": asdict(TemporalDiscriminatorConfig(image_size=cfg.image_size, width=cfg.td_width,
                                                              features=16 * cfg.td_width, hidden=16 * cfg.td_width)),
         }
+        # The drive is how the lamp runs, not a weight: a resumed run may change it.
+        nets = {**nets, "rnn": {**nets["rnn"], "drive": float(cfg.drive)}}
         self.net_configs = nets
         try:
             self.generator = Generator(GeneratorConfig(**nets["generator"]))
@@ -179,8 +195,9 @@ class Trainer:
         fresh = latent.sample(b, z_dim, generator=self.rng).to(dev)
         restart = (torch.rand(b, generator=self.rng) < cfg.reset_prob).to(dev)
         z0 = torch.where(restart[:, None], fresh, self.carry)
+        # Every chain is fed the lamp's drive; a few get an extra stir, as the viewer's control gives.
         stir = (torch.rand(b, 1, 1, generator=self.rng) < cfg.noise_prob) * torch.rand(b, 1, 1, generator=self.rng)
-        noise = (stir * torch.randn(b, t, z_dim, generator=self.rng)).to(dev)   # (B, T, Z)
+        noise = ((cfg.drive + stir) * torch.randn(b, t, z_dim, generator=self.rng)).to(dev)   # (B, T, Z)
 
         fake, proposals, z_last = self.roll_ddp(z0, noise)
         self.carry = z_last.detach()
@@ -208,9 +225,10 @@ class Trainer:
         loss_g_clip = g_loss(cfg.loss, self.d_temporal(fake))
         penalty = latent.moment_penalty(proposals)
         spread = latent.population_penalty(proposals)
+        motion = motion_mismatch(fake, real)
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
-         + cfg.spread_weight * spread).backward()
+         + cfg.spread_weight * spread + cfg.motion_weight * motion).backward()
         self.opt_g.step()
         for d in (self.d_frame, self.d_temporal):
             d.requires_grad_(True)
@@ -223,7 +241,7 @@ class Trainer:
         return {
             "loss/d_frame": loss_d_frame.item(), "loss/d_clip": loss_d_clip.item(),
             "loss/g_frame": loss_g_frame.item(), "loss/g_clip": loss_g_clip.item(),
-            "loss/moments": penalty.item(), "loss/spread": spread.item(),
+            "loss/moments": penalty.item(), "loss/spread": spread.item(), "loss/motion": motion.item(),
             "latent/mean": mean.mean().item(), "latent/std": std.mean().item(),
             "latent/skew": skew.mean().item(), "latent/kurt": kurt.mean().item(),
             "d/real_frame": frame_logits[:n].mean().item(), "d/fake_frame": frame_logits[n:].mean().item(),
@@ -247,7 +265,7 @@ class Trainer:
             "data": self.data_info, "palette": self.data_info.get("params", {}).get("palette", self.cfg.palette),
             "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
             "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
-                                                          "reset_prob", "noise_prob")},
+                                                          "reset_prob", "noise_prob", "drive", "motion_weight")},
         }
 
     def save_lamp(self, path: Path | None = None) -> Path:

@@ -42,8 +42,10 @@ class TrainConfig:
     clip_weight: float = 1.0         # the temporal discriminator's share of the generator's loss
     moment_weight: float = 1.0
     spread_weight: float = 1.0       # keeps the batch's chains spread like independent draws
-    reset_prob: float = 0.1          # chance per chain per step of restarting from fresh noise
-    noise_prob: float = 0.25         # chance per chain of a random noise input (the viewer's stir)
+    reset_prob: float = 0.02         # chance per chain per step of restarting from fresh noise
+    noise_prob: float = 0.25         # chance per chain of extra random noise on top of the drive (the viewer's stir)
+    drive: float = 1.0               # noise amplitude fed to the RNN every tick: the lamp's own motion
+    motion_weight: float = 1.0       # squared log ratio of generated to real motion per tick
     frame_d_frames: int = 2          # frames per clip the frame discriminator judges
     ema_decay: float = 0.999
     save_every_min: float = 5.0
@@ -74,6 +76,7 @@ SETTINGS = {
     "steps": "steps", "minutes": "minutes", "batch": "batch", "seq": "seq", "stride": "stride",
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
+    "drive": "drive", "motion_weight": "motion_weight", "reset_prob": "reset_prob",
 }
 
 
@@ -101,6 +104,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"minutes between sample grids (default {d.sample_every_min})")
     p.add_argument("--lr-g", type=float, help=f"generator and RNN learning rate (default {d.lr_g})")
     p.add_argument("--lr-d", type=float, help=f"discriminators' learning rate (default {d.lr_d})")
+    p.add_argument("--drive", type=float,
+                   help=f"noise amplitude the RNN is fed every tick, as part of the lamp's own motion "
+                        f"(default {d.drive}; 0 trains a deterministic lamp)")
+    p.add_argument("--motion-weight", type=float,
+                   help=f"weight of matching the data's motion per tick (default {d.motion_weight})")
+    p.add_argument("--reset-prob", type=float,
+                   help=f"chance per chain and step of restarting from a fresh latent (default {d.reset_prob})")
     p.add_argument("--seed", type=int, help=f"seed for networks, latents and data (default {d.seed})")
     p.add_argument("--fp16", action="store_true", help="store the lamp's weights as float16 (half the file)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -136,6 +146,12 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainError(f"--steps must not be negative, not {cfg.steps}.")
     if cfg.minutes is not None and cfg.minutes <= 0:
         raise TrainError(f"--minutes must be positive, not {cfg.minutes}.")
+    if not 0 <= cfg.drive <= 10:
+        raise TrainError(f"--drive must be from 0 to 10, not {cfg.drive}.")
+    if cfg.motion_weight < 0:
+        raise TrainError(f"--motion-weight must not be negative, not {cfg.motion_weight}.")
+    if not 0 <= cfg.reset_prob <= 1:
+        raise TrainError(f"--reset-prob must be a probability from 0 to 1, not {cfg.reset_prob}.")
     if cfg.save_every_min < 0 or cfg.sample_every_min < 0:
         raise TrainError("--save-every-min and --sample-every-min must not be negative.")
 

@@ -74,6 +74,21 @@ def test_injected_noise_moves_the_latent_more_the_more_there_is():
     assert 0 < drift(0.5) < drift(2.0)
 
 
+def test_a_driven_lamp_moves_on_its_own_and_the_panel_adds_to_its_drive():
+    def step(drive, extra):
+        lamp = random_lamp(0)
+        lamp.rnn.config.drive = drive
+        engine = Engine(lamp, EngineConfig(seed=1, inbetweens=False))
+        engine.set_noise(extra)
+        return engine.tick().z
+
+    still = step(0.0, 0.0)
+    driven = step(1.0, 0.0)
+    assert np.sqrt(np.mean((driven - still) ** 2)) > 1e-3       # its own drive moves it
+    assert np.array_equal(driven, step(0.0, 1.0))              # drive and panel noise add up the same way
+    assert np.sqrt(np.mean((step(1.0, 2.0) - still) ** 2)) > np.sqrt(np.mean((driven - still) ** 2))
+
+
 def test_a_latent_gone_nan_is_repaired_and_counted():
     lamp = patterned_lamp()
     engine = Engine(lamp, EngineConfig(inbetweens=False))

@@ -16,7 +16,14 @@ from duralava.models.latent import Z_DIM, renormalise
 torch.set_num_threads(1)
 
 
-class DriftingRNN(nn.Module):
+class ScriptedRNN(nn.Module):
+    """A stand-in latent RNN: its scripted step is its own motion, as a trained lamp's ``tick`` is."""
+
+    def tick(self, z, stir=0.0, generator=None):
+        return self(z)
+
+
+class DriftingRNN(ScriptedRNN):
     """A healthy lamp's latent: z_next = renormalise(a z + sqrt(1 - a^2) eps), its own seeded noise.
 
     Stationary near N(0, I), moving about sqrt(1 - a) of the typical distance per tick, never repeating.
@@ -33,7 +40,7 @@ class DriftingRNN(nn.Module):
         return renormalise(self.a * z + math.sqrt(1 - self.a ** 2) * eps)
 
 
-class FrozenRNN(nn.Module):
+class FrozenRNN(ScriptedRNN):
     """A lamp that has stopped: every tick returns its input."""
 
     def __init__(self):
@@ -44,7 +51,7 @@ class FrozenRNN(nn.Module):
         return z.clone()
 
 
-class BlowingUpRNN(nn.Module):
+class BlowingUpRNN(ScriptedRNN):
     """A lamp whose latent grows every tick and is never renormalised: out of band, then infinite."""
 
     def __init__(self):
@@ -55,7 +62,7 @@ class BlowingUpRNN(nn.Module):
         return self.gain * z + 0.01
 
 
-class LoopingRNN(nn.Module):
+class LoopingRNN(ScriptedRNN):
     """A lamp caught in a cycle: it plays the same ``period`` random latents over and over."""
 
     def __init__(self, period: int = 250):
@@ -402,3 +409,16 @@ def test_eval_upscale_and_interp_score_the_shaders_without_a_lamp(tmp_path, caps
     report = json.loads((tmp_path / "interp.json").read_text())
     assert {r["target"] for r in report["rows"]} == {"interp"}
     assert "vs crossfade" in out
+
+
+def test_a_driven_lamp_runs_the_same_twice():
+    lamp = random_lamp(3)
+    lamp.rnn.config.drive = 1.0
+    decoder = TinyGenerator()
+    runs = [run_endurance(lamp.rnn, decoder, Z_DIM, reference_motion=1.0,
+                          config=short(seeds=3, ticks=1000)) for _ in range(2)]
+    assert np.array_equal(runs[0].final_latent.numpy(), runs[1].final_latent.numpy())
+    assert np.array_equal(runs[0].motion, runs[1].motion, equal_nan=True)
+    lamp.rnn.config.drive = 0.0
+    undriven = run_endurance(lamp.rnn, decoder, Z_DIM, reference_motion=1.0, config=short(seeds=3, ticks=1000))
+    assert not np.array_equal(undriven.final_latent.numpy(), runs[0].final_latent.numpy())

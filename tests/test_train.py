@@ -52,6 +52,31 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     assert not [p for p in out.rglob("*.tmp*")]
 
 
+def test_motion_mismatch_is_zero_at_the_data_speed_and_grows_either_way():
+    from duralava.models.train import motion_mismatch
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(4, 6, 3, 8, 8, generator=g)
+    assert motion_mismatch(real.clone(), real).item() < 1e-10
+    frozen = real[:, :1].expand(-1, 6, -1, -1, -1)
+    slow = real[:, :1] + 0.25 * (real - real[:, :1])
+    assert motion_mismatch(frozen, real) > motion_mismatch(slow, real) > 1.0
+    fast = real[:, :1] + 3.0 * (real - real[:, :1])
+    assert motion_mismatch(fast, real) > 0.5
+    fake = slow.clone().requires_grad_(True)
+    motion_mismatch(fake, real).backward()
+    assert fake.grad.abs().sum() > 0            # it can teach the lamp to move
+
+
+def test_the_drive_travels_into_the_lamp_and_a_resume_can_change_it(tmp_path, lamp_data):
+    out = tmp_path / "driven"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--drive", "0.7") == 0
+    lamp = load_lamp(out / "lamp.safetensors")
+    assert lamp.rnn.config.drive == 0.7 and lamp.meta["training"]["drive"] == 0.7
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--resume", "--drive", "0") == 0
+    assert load_lamp(out / "lamp.safetensors").rnn.config.drive == 0.0
+
+
 def test_resume_continues_the_step_count_and_matches_an_unbroken_run(tmp_path, lamp_data):
     common = ["--dry-run", "--data", str(lamp_data), "--seed", "3"]
     assert train(*common, "--out", str(tmp_path / "whole"), "--steps", "4") == 0
@@ -82,6 +107,9 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--seq", "1"], "--seq must be at least 2"),
     (["--minutes", "-1"], "--minutes must be positive"),
     (["--image-size", "64"], "pass --image-size 32"),
+    (["--drive", "-1"], "--drive must be from 0 to 10"),
+    (["--reset-prob", "1.5"], "--reset-prob must be a probability"),
+    (["--motion-weight", "-2"], "--motion-weight must not be negative"),
 ])
 def test_bad_requests_give_one_sentence(tmp_path, lamp_data, capsys, args, match):
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(tmp_path / "r"), *args) == 1
