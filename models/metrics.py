@@ -17,13 +17,20 @@ from .features import (CLIP_FEATURES, FRAME_FEATURES, MetricsError, WaxSegmenter
 DEFAULT_CLIP_LEN = 16
 STD_FLOOR = 0.01   # features are fractions or larger: one (nearly) constant in the reference, such as
                    # wax in a band the simulator never fills, must not turn a small difference into millions
+# Features counted in coarser units than fractions get a floor in their own units: a lamp that
+# always shows one blob must not make a stray droplet in one frame of a thousand (half a blob,
+# a tenth of an e-fold in blob size) weigh more than everything else together.
+FEATURE_RESOLUTION = {"blob_count": 0.5, "mean_log_blob_size": 0.1}
+FRAME_STD_FLOORS = np.array([FEATURE_RESOLUTION.get(n, STD_FLOOR) for n in FRAME_FEATURES])
+CLIP_STD_FLOORS = np.array([FEATURE_RESOLUTION.get(n, STD_FLOOR) for n in CLIP_FEATURES])
 
 
-def frechet(a, b, reference=None) -> float:
+def frechet(a, b, reference=None, floors=None) -> float:
     """Frechet distance between feature sets a (N,F) and b (M,F).
 
     Both are standardised by the reference's per-feature mean and std (default
-    a), so features in pixels, counts and fractions weigh alike.
+    a), so features in pixels, counts and fractions weigh alike. A std never
+    falls below ``floors`` (F,), by default STD_FLOOR for every feature.
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     ref = a if reference is None else np.asarray(reference, np.float64)
@@ -34,7 +41,8 @@ def frechet(a, b, reference=None) -> float:
             raise MetricsError(f"feature set {name} holds NaN or infinite values.")
     if not a.shape[1] == b.shape[1] == ref.shape[1]:
         raise MetricsError(f"feature sets differ in width: {a.shape[1]}, {b.shape[1]}, {ref.shape[1]}.")
-    mean, std = ref.mean(0), np.maximum(ref.std(0), STD_FLOOR)
+    floors = STD_FLOOR if floors is None else np.asarray(floors, np.float64)
+    mean, std = ref.mean(0), np.maximum(ref.std(0), floors)
     a, b = (a - mean) / std, (b - mean) / std
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
@@ -115,10 +123,10 @@ def fidelity(generated_frames, reference_frames, generated_segments=None, refere
     out = {"n_frames": cfg.n_frames, "n_clips": cfg.n_clips, "clip_len": cfg.clip_len}
     ref_f = frame_features(sample_frames(ref, reference_segments, cfg.n_frames, cfg.skip), seg)
     gen_f = frame_features(sample_frames(gen, generated_segments, cfg.n_frames, cfg.skip), seg)
-    out["frame"] = frechet(ref_f, gen_f)
+    out["frame"] = frechet(ref_f, gen_f, floors=FRAME_STD_FLOORS)
     ref_c = clip_features(sample_clips(ref, reference_segments, cfg.n_clips, cfg.clip_len, cfg.skip), seg)
     gen_c = clip_features(sample_clips(gen, generated_segments, cfg.n_clips, cfg.clip_len, cfg.skip), seg)
-    out["clip"] = frechet(ref_c, gen_c)
+    out["clip"] = frechet(ref_c, gen_c, floors=CLIP_STD_FLOORS)
     return out
 
 
@@ -173,7 +181,7 @@ def floor(n_samples: int = 1000, n_clips: int = 100, clip_len: int = DEFAULT_CLI
 
     def distance(frames, segments) -> dict:
         f, c = features(frames, segments)
-        return {"frame": frechet(ref_f, f), "clip": frechet(ref_c, c)}
+        return {"frame": frechet(ref_f, f, floors=FRAME_STD_FLOORS), "clip": frechet(ref_c, c, floors=CLIP_STD_FLOORS)}
 
     ref, ref_segments = simulate(cfg.seeds[0], stride)
     seg = WaxSegmenter.fit(ref)

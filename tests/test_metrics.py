@@ -250,3 +250,19 @@ def test_frechet_of_a_feature_constant_in_the_reference_stays_in_scale():
     other[:, 2] = 0.05                    # 5% of the band filled in every frame
     d = frechet(ref, other, reference=ref)
     assert 1.0 < d < 100.0
+
+
+def test_a_stray_droplet_in_a_one_blob_lamp_costs_little_and_many_cost_much():
+    from duralava.models.metrics import FRAME_FEATURES, FRAME_STD_FLOORS, frechet
+
+    rng = np.random.default_rng(1)
+    ref = rng.normal(0.5, 0.1, size=(1000, len(FRAME_FEATURES)))
+    count = FRAME_FEATURES.index("blob_count")
+    ref[:, count] = 1.0                            # the reference lamp always shows one blob
+    rare, often = ref.copy(), ref.copy()
+    rare[::200, count] = 2.0                       # a droplet in 1 frame of 200
+    often[::2, count] = 2.0                        # a droplet in every other frame
+    d_rare = frechet(ref, rare, floors=FRAME_STD_FLOORS)
+    d_often = frechet(ref, often, floors=FRAME_STD_FLOORS)
+    assert d_rare < 0.1 < 1.0 < d_often
+    assert frechet(ref, rare) > 10 * d_rare        # what a fraction's floor would have made of it
