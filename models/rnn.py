@@ -8,6 +8,10 @@ is fed ``drive * randn`` every tick as part of its own motion (a deterministic
 map of a 64-number state settles onto fixed points or cycles over thousands of
 ticks; a driven one cannot), and the viewer's "inject noise" adds to it.
 A drive of 0 is the deterministic lamp: zeros give its own motion.
+
+``wander`` adds that same noise straight onto the latent, so every direction of
+z keeps diffusing and a long run cannot come back to where it was; the network
+sees the noise too and learns to cancel it wherever the picture would jitter.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ class RNNConfig:
     layers: int = 2           # hidden layers of the MLP
     residual: bool = True     # z_next = renormalise(z + step): slow motion is the easy default
     drive: float = 0.0        # noise amplitude of the lamp's own motion, fed every tick (0: deterministic)
+    wander: float = 0.0       # share of the noise added straight onto z (diffusion the network may cancel)
 
     def __post_init__(self) -> None:
         if not isinstance(self.z_dim, int) or not 1 <= self.z_dim <= 4096:
@@ -39,6 +44,9 @@ class RNNConfig:
         if isinstance(self.drive, bool) or not isinstance(self.drive, (int, float)) or not 0 <= self.drive <= 10:
             raise ValueError(f"rnn drive must be a number from 0 to 10, not {self.drive!r}")
         self.drive = float(self.drive)
+        if isinstance(self.wander, bool) or not isinstance(self.wander, (int, float)) or not 0 <= self.wander <= 1:
+            raise ValueError(f"rnn wander must be a number from 0 to 1, not {self.wander!r}")
+        self.wander = float(self.wander)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,4 +99,6 @@ class LatentRNN(nn.Module):
             raise ValueError(f"the noise input must have the latent's shape {tuple(z.shape)}, "
                              f"not {tuple(noise.shape)}")
         step = self.net(torch.cat([z, noise], dim=1))
+        if self.config.wander:
+            step = step + self.config.wander * noise
         return z + step if self.config.residual else step

@@ -132,7 +132,7 @@ class Trainer:
                                                              features=16 * cfg.td_width, hidden=16 * cfg.td_width)),
         }
         # The drive is how the lamp runs, not a weight: a resumed run may change it.
-        nets = {**nets, "rnn": {**nets["rnn"], "drive": float(cfg.drive)}}
+        nets = {**nets, "rnn": {**nets["rnn"], "drive": float(cfg.drive), "wander": float(cfg.wander)}}
         self.net_configs = nets
         try:
             self.generator = Generator(GeneratorConfig(**nets["generator"]))
@@ -225,7 +225,9 @@ class Trainer:
         loss_g_clip = g_loss(cfg.loss, self.d_temporal(fake))
         penalty = latent.moment_penalty(proposals)
         spread = latent.population_penalty(proposals)
-        motion = motion_mismatch(fake, real)
+        # Speed is matched on the chains left to the lamp's own drive: stirred ones are meant to move more.
+        calm = (stir.flatten() == 0).to(dev)
+        motion = motion_mismatch(fake[calm], real) if bool(calm.any()) else fake.new_zeros(())
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
          + cfg.spread_weight * spread + cfg.motion_weight * motion).backward()
@@ -265,7 +267,8 @@ class Trainer:
             "data": self.data_info, "palette": self.data_info.get("params", {}).get("palette", self.cfg.palette),
             "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
             "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
-                                                          "reset_prob", "noise_prob", "drive", "motion_weight")},
+                                                          "reset_prob", "noise_prob", "drive", "wander",
+                                                          "motion_weight")},
         }
 
     def save_lamp(self, path: Path | None = None) -> Path:

@@ -45,6 +45,7 @@ class TrainConfig:
     reset_prob: float = 0.02         # chance per chain per step of restarting from fresh noise
     noise_prob: float = 0.25         # chance per chain of extra random noise on top of the drive (the viewer's stir)
     drive: float = 1.0               # noise amplitude fed to the RNN every tick: the lamp's own motion
+    wander: float = 0.06             # share of the drive noise added straight onto z (see models/rnn.py)
     motion_weight: float = 1.0       # squared log ratio of generated to real motion per tick
     frame_d_frames: int = 2          # frames per clip the frame discriminator judges
     ema_decay: float = 0.999
@@ -76,7 +77,7 @@ SETTINGS = {
     "steps": "steps", "minutes": "minutes", "batch": "batch", "seq": "seq", "stride": "stride",
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
-    "drive": "drive", "motion_weight": "motion_weight", "reset_prob": "reset_prob",
+    "drive": "drive", "wander": "wander", "motion_weight": "motion_weight", "reset_prob": "reset_prob",
 }
 
 
@@ -107,6 +108,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drive", type=float,
                    help=f"noise amplitude the RNN is fed every tick, as part of the lamp's own motion "
                         f"(default {d.drive}; 0 trains a deterministic lamp)")
+    p.add_argument("--wander", type=float,
+                   help=f"share of the drive noise added straight onto the latent, so a long run never "
+                        f"returns (default {d.wander})")
     p.add_argument("--motion-weight", type=float,
                    help=f"weight of matching the data's motion per tick (default {d.motion_weight})")
     p.add_argument("--reset-prob", type=float,
@@ -148,6 +152,8 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainError(f"--minutes must be positive, not {cfg.minutes}.")
     if not 0 <= cfg.drive <= 10:
         raise TrainError(f"--drive must be from 0 to 10, not {cfg.drive}.")
+    if not 0 <= cfg.wander <= 1:
+        raise TrainError(f"--wander must be from 0 to 1, not {cfg.wander}.")
     if cfg.motion_weight < 0:
         raise TrainError(f"--motion-weight must not be negative, not {cfg.motion_weight}.")
     if not 0 <= cfg.reset_prob <= 1:

@@ -122,6 +122,27 @@ def test_driven_rnn_tick_is_reproducible_and_moves_more_than_the_undriven_one():
 def test_rnn_config_rejects_a_bad_drive(drive):
     with pytest.raises(ValueError, match="drive"):
         RNNConfig(drive=drive)
+    with pytest.raises(ValueError, match="wander"):
+        RNNConfig(wander=drive if drive != 11.0 else 1.5)
+
+
+def test_wander_makes_a_still_network_diffuse_over_the_whole_shell():
+    def still(wander):
+        rnn = LatentRNN(RNNConfig(hidden=32, drive=1.0, wander=wander)).eval()
+        torch.nn.init.zeros_(rnn.net[-1].weight)      # the network itself proposes no step at all
+        return rnn
+
+    z0 = sample(8, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        assert torch.allclose(still(0.0).tick(z0, generator=torch.Generator().manual_seed(1)), z0, atol=1e-5)
+        rnn, z, g = still(0.1), z0, torch.Generator().manual_seed(1)
+        for _ in range(2000):
+            z = rnn.tick(z, generator=g)
+    # Renormalised all along, and far from where it started: about as far as an independent draw.
+    _, std, _, _ = moments(z)
+    assert torch.allclose(std, torch.ones(8), atol=1e-4)
+    correlation = (z * z0).mean(1)
+    assert correlation.abs().max() < 0.5, correlation
 
 
 def test_rnn_runs_long_without_nan():

@@ -70,9 +70,10 @@ def test_motion_mismatch_is_zero_at_the_data_speed_and_grows_either_way():
 
 def test_the_drive_travels_into_the_lamp_and_a_resume_can_change_it(tmp_path, lamp_data):
     out = tmp_path / "driven"
-    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--drive", "0.7") == 0
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--drive", "0.7", "--wander", "0.1") == 0
     lamp = load_lamp(out / "lamp.safetensors")
     assert lamp.rnn.config.drive == 0.7 and lamp.meta["training"]["drive"] == 0.7
+    assert lamp.rnn.config.wander == 0.1
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--resume", "--drive", "0") == 0
     assert load_lamp(out / "lamp.safetensors").rnn.config.drive == 0.0
 
@@ -108,6 +109,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--minutes", "-1"], "--minutes must be positive"),
     (["--image-size", "64"], "pass --image-size 32"),
     (["--drive", "-1"], "--drive must be from 0 to 10"),
+    (["--wander", "2"], "--wander must be from 0 to 1"),
     (["--reset-prob", "1.5"], "--reset-prob must be a probability"),
     (["--motion-weight", "-2"], "--motion-weight must not be negative"),
 ])
