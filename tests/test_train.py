@@ -66,6 +66,15 @@ def test_motion_mismatch_is_zero_at_the_data_speed_and_grows_either_way():
     fake = slow.clone().requires_grad_(True)
     motion_mismatch(fake, real).backward()
     assert fake.grad.abs().sum() > 0            # it can teach the lamp to move
+    # A fine checkerboard flickering from tick to tick is shimmer, not motion.
+    from duralava.models.train import frame_motion
+
+    still = torch.full((2, 4, 3, 8, 8), 0.5)
+    checker = ((torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2).float() * 2 - 1
+    shimmer = still + 0.2 * checker * torch.tensor([1.0, -1.0, 1.0, -1.0])[None, :, None, None, None]
+    moving = still.clone()
+    moving[:, :, :, :, :4] += 0.2 * torch.tensor([0.0, 1.0, 0.0, 1.0])[None, :, None, None, None]
+    assert frame_motion(shimmer) < 1e-6 < frame_motion(moving)
 
 
 def test_the_drive_travels_into_the_lamp_and_a_resume_can_change_it(tmp_path, lamp_data):

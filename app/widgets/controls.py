@@ -18,6 +18,9 @@ class ControlsWidget:
         changed, self.noise = imgui.slider_float("inject noise", self.noise, 0.0, 2.0, "%.2f")
         if changed:
             engine.set_noise(self.noise)
+        drive = engine.lamp.rnn.config.drive
+        if drive > 0 and imgui.is_item_hovered():
+            imgui.set_tooltip(f"added to the lamp's own drive ({drive:.2f}): its motion is noise-driven")
         _, self.kick = imgui.slider_float("kick size", self.kick, 0.05, 3.0, "%.2f")
         if imgui.button("kick (N)"):
             engine.kick(self.kick)
