@@ -184,6 +184,10 @@ def endurance_target(ev: Evaluation) -> list[dict]:
     print(f"endurance: {config.seeds} seeds x {config.ticks:,} ticks in one batch; decoding {config.pairs_per_window} "
           f"tick pairs per {config.window:,}-tick window and seed ({decoded:,} frames); keeping every "
           f"{config.history_every}th latent for the no-repeat search", file=sys.stderr)
+    rnn = ev.lamp.rnn.config
+    if rnn.drive > 0:
+        print(f"endurance: the lamp's own motion is noise-driven (drive {rnn.drive:g}, wander {rnn.wander:g}), "
+              f"seeded from the first seed, so the run repeats exactly", file=sys.stderr)
     result = run_endurance(ev.lamp.rnn, ev.lamp.generator, ev.lamp.z_dim, motion, config, progress=ev.progress)
     ev.endurance = result
     figure = endurance_figure(result, title=f"endurance of {Path(ev.label).name}")

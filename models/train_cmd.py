@@ -42,7 +42,7 @@ class TrainConfig:
     clip_weight: float = 1.0         # the temporal discriminator's share of the generator's loss
     moment_weight: float = 1.0
     spread_weight: float = 1.0       # keeps the batch's chains spread like independent draws
-    reset_prob: float = 0.02         # chance per chain per step of restarting from fresh noise
+    reset_prob: float = 0.005        # chance per chain per step of restarting from fresh noise
     noise_prob: float = 0.25         # chance per chain of extra random noise on top of the drive (the viewer's stir)
     drive: float = 1.0               # noise amplitude fed to the RNN every tick: the lamp's own motion
     wander: float = 0.06             # share of the drive noise added straight onto z (see models/rnn.py)
