@@ -50,6 +50,20 @@ def population_penalty(z: Tensor) -> Tensor:
     return (mean.pow(2) + (std - 1).pow(2)).mean()
 
 
+def return_penalty(zs: Tensor, trail: Tensor) -> Tensor:
+    """How close each chain stays to where it has been: 0 (as far as an independent draw) to 1 (still there).
+
+    ``zs`` (B, T, Z) are a rollout's latents, ``trail`` (B, Z) each chain's slow
+    moving average of its earlier latents (held fixed). For a chain that keeps
+    exploring, the trail sits near the origin and the mean squared entry of
+    ``z - trail`` is about 1; a chain that circles one spot has its trail on that
+    spot and the distance shrinks towards 0. Its gradient pushes a chain away from
+    its own past, the long-run counterpart of the population penalty.
+    """
+    d2 = (zs - trail.detach()[:, None]).pow(2).mean(-1)     # (B, T)
+    return torch.relu(1 - d2).mean()
+
+
 def renormalise(z: Tensor) -> Tensor:
     """Per sample: subtract the mean and divide by the std over the last dim (safe for constant z)."""
     mean = z.mean(dim=-1, keepdim=True)

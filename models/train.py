@@ -175,6 +175,7 @@ class Trainer:
         self.images_seen = 0
         self.data, self.data_info = open_training_data(cfg, self.image_size, self.rank, self.world)
         self.carry = latent.sample(cfg.batch, self.generator.z_dim, generator=self.rng).to(device)
+        self.trail = torch.zeros_like(self.carry)      # each chain's slow average of its past latents
         if resumed:
             self._restore(*resumed)
         else:
@@ -198,15 +199,24 @@ class Trainer:
         z_dim = self.generator.z_dim
         if self.carry.shape[0] != b:
             self.carry = latent.sample(b, z_dim, generator=self.rng).to(dev)
+            self.trail = torch.zeros_like(self.carry)
         fresh = latent.sample(b, z_dim, generator=self.rng).to(dev)
         restart = (torch.rand(b, generator=self.rng) < cfg.reset_prob).to(dev)
         z0 = torch.where(restart[:, None], fresh, self.carry)
+        trail = torch.where(restart[:, None], torch.zeros_like(self.trail), self.trail)   # a new chain has no past
         # Every chain is fed the lamp's drive; a few get an extra stir, as the viewer's control gives.
         stir = (torch.rand(b, 1, 1, generator=self.rng) < cfg.noise_prob) * torch.rand(b, 1, 1, generator=self.rng)
         noise = ((cfg.drive + stir) * torch.randn(b, t, z_dim, generator=self.rng)).to(dev)   # (B, T, Z)
 
         fake, proposals, z_last = self.roll_ddp(z0, noise)
         self.carry = z_last.detach()
+        with torch.no_grad():
+            rate = 1.0 / max(cfg.trail_ticks, 1.0)
+            zs = latent.renormalise(proposals.detach())                          # (B, T, Z): the rollout's states
+            new_trail = trail.clone()
+            for k in range(t):
+                new_trail.lerp_(zs[:, k], rate)
+            self.trail = new_trail
         # The frame discriminator judges a few frames per clip: neighbours in a clip are near copies.
         k = min(cfg.frame_d_frames, t)
         rows = torch.arange(b, device=dev)[:, None]
@@ -234,9 +244,10 @@ class Trainer:
         # Speed is matched on the chains left to the lamp's own drive: stirred ones are meant to move more.
         calm = (stir.flatten() == 0).to(dev)
         motion = motion_mismatch(fake[calm], real) if bool(calm.any()) else fake.new_zeros(())
+        returning = latent.return_penalty(latent.renormalise(proposals), trail)
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
-         + cfg.spread_weight * spread + cfg.motion_weight * motion).backward()
+         + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.return_weight * returning).backward()
         self.opt_g.step()
         for d in (self.d_frame, self.d_temporal):
             d.requires_grad_(True)
@@ -250,6 +261,7 @@ class Trainer:
             "loss/d_frame": loss_d_frame.item(), "loss/d_clip": loss_d_clip.item(),
             "loss/g_frame": loss_g_frame.item(), "loss/g_clip": loss_g_clip.item(),
             "loss/moments": penalty.item(), "loss/spread": spread.item(), "loss/motion": motion.item(),
+            "loss/return": returning.item(),
             "latent/mean": mean.mean().item(), "latent/std": std.mean().item(),
             "latent/skew": skew.mean().item(), "latent/kurt": kurt.mean().item(),
             "d/real_frame": frame_logits[:n].mean().item(), "d/fake_frame": frame_logits[n:].mean().item(),
@@ -274,7 +286,7 @@ class Trainer:
             "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
             "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
                                                           "reset_prob", "noise_prob", "drive", "wander",
-                                                          "motion_weight")},
+                                                          "motion_weight", "return_weight", "trail_ticks")},
         }
 
     def save_lamp(self, path: Path | None = None) -> Path:
@@ -299,6 +311,7 @@ class Trainer:
                     tensors[f"{prefix}.{idx}.{key}"] = torch.as_tensor(val).detach().cpu().contiguous()
             groups[prefix] = sd["param_groups"]
         tensors["carry.z"] = self.carry.detach().cpu()
+        tensors["carry.trail"] = self.trail.detach().cpu()
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.trainer"] = self.rng.get_state()
         meta = {"step": self.step, "wall_time_s": self.wall_time_s, "images_seen": self.images_seen,
@@ -333,6 +346,8 @@ class Trainer:
         self.images_seen = int(meta.get("images_seen", 0))
         if self.rank == 0 and tensors["carry.z"].shape[0] == self.cfg.batch:
             self.carry = tensors["carry.z"].to(self.device)
+            if "carry.trail" in tensors:
+                self.trail = tensors["carry.trail"].to(self.device)
         if self.rank == 0:
             torch.set_rng_state(tensors["rng.torch"])
             self.rng.set_state(tensors["rng.trainer"])

@@ -174,3 +174,19 @@ def test_population_penalty_catches_chains_on_one_point():
     assert population_penalty(spread).item() < 0.05
     assert population_penalty(one_point).item() > 0.9   # per-sample moments are perfect, the batch is not
     assert moment_penalty(one_point).item() < 1.0
+
+
+def test_return_penalty_is_near_zero_for_an_explorer_and_near_one_for_a_chain_that_stays():
+    from duralava.models.latent import return_penalty
+
+    g = torch.Generator().manual_seed(3)
+    explorer = sample(16 * 8, generator=g).reshape(16, 8, Z_DIM)      # independent draws every tick
+    assert return_penalty(explorer, torch.zeros(16, Z_DIM)).item() < 0.05
+    spot = sample(16, generator=g)
+    stayer = renormalise(spot[:, None] + 0.05 * torch.randn(16, 8, Z_DIM, generator=g))
+    assert return_penalty(stayer, spot).item() > 0.9
+    moved = stayer.clone().requires_grad_(True)
+    return_penalty(moved, spot).backward()
+    # The push is away from the trail: a small step along minus the gradient leaves the spot.
+    step = renormalise((moved - 0.5 * moved.grad / moved.grad.norm(dim=-1, keepdim=True)).detach())
+    assert (step - spot[:, None]).norm(dim=-1).mean() > (stayer - spot[:, None]).norm(dim=-1).mean()
