@@ -271,7 +271,12 @@ class Engine:
     def _reseed(self, seed: int) -> None:
         self.seed = int(seed)
         self._rng = torch.Generator().manual_seed(self.seed)
-        self.z = renormalise(torch.randn(1, self.lamp.z_dim, generator=self._rng)).to(self.device)
+        self.z = self._fresh_latent()
+
+    def _fresh_latent(self) -> torch.Tensor:
+        """A new start: a normal draw, then the lamp's own warm-up ticks (none for most lamps)."""
+        z = renormalise(torch.randn(1, self.lamp.z_dim, generator=self._rng)).to(self.device)
+        return self.lamp.rnn.warm_up(z, generator=self._rng)
 
     def _randn(self) -> torch.Tensor:
         return torch.randn(1, self.lamp.z_dim, generator=self._rng).to(self.device)
@@ -281,7 +286,7 @@ class Engine:
         if not bool(torch.isfinite(z).all()):
             self.repairs += 1
             self.error = f"tick {self.tick_index}: the latent went NaN/Inf and was reseeded."
-            return renormalise(torch.randn(1, self.lamp.z_dim, generator=self._rng)).to(self.device)
+            return self._fresh_latent()
         if not is_healthy(z):
             self.repairs += 1
             return renormalise(z)
@@ -345,7 +350,7 @@ class Engine:
             self._last_frame = frame
         except Exception as exc:  # keep the lamp on screen whatever went wrong
             self.error = f"tick {self.tick_index} failed: {exc}."
-            self.z = renormalise(torch.randn(1, self.lamp.z_dim, generator=self._rng)).to(self.device)
+            self.z = self._fresh_latent()
             self.repairs += 1
             frame = self._last_frame if self._last_frame is not None else \
                 np.zeros((self.lamp.image_size, self.lamp.image_size, 3), np.uint8)

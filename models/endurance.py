@@ -128,6 +128,16 @@ def seed_latents(seeds: int, z_dim: int, first_seed: int = 0) -> Tensor:
     return renormalise(torch.stack(rows))
 
 
+def start_latents(rnn: nn.Module, seeds: int, z_dim: int, first_seed: int = 0) -> Tensor:
+    """Where each seed's lamp starts: its seeded latent after the lamp's own warm-up, as the viewer starts it."""
+    z = seed_latents(seeds, z_dim, first_seed)
+    warm_up = getattr(rnn, "warm_up", None)
+    if warm_up is None:
+        return z
+    device = next(iter(rnn.parameters()), torch.zeros(())).device
+    return warm_up(z.to(device), generator=torch.Generator().manual_seed(40_009 + first_seed)).cpu()
+
+
 def to_uint8(frames: Tensor) -> Tensor:
     """(N, 3, S, S) floats in [0, 1] -> uint8 values as floats, as the viewer shows them (NaN stays NaN)."""
     return (frames * 255.0).round().clamp(0.0, 255.0)
@@ -222,7 +232,7 @@ def run_endurance(rnn: nn.Module, generator: nn.Module, z_dim: int, reference_mo
     if not (reference_motion > 0 and math.isfinite(reference_motion)):
         raise EnduranceError(f"the simulator's motion per tick must be a positive number, not {reference_motion!r}.")
     device = next(iter(rnn.parameters()), torch.zeros(())).device
-    z = seed_latents(c.seeds, z_dim, c.first_seed) if start is None else start.float().clone()
+    z = start_latents(rnn, c.seeds, z_dim, c.first_seed) if start is None else start.float().clone()
     if z.shape != (c.seeds, z_dim):
         raise EnduranceError(f"starting latents must have shape ({c.seeds}, {z_dim}), not {tuple(z.shape)}.")
     z = z.to(device)

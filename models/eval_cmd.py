@@ -207,13 +207,13 @@ def endurance_target(ev: Evaluation) -> list[dict]:
 
 
 def fidelity_target(ev: Evaluation) -> list[dict]:
-    from .endurance import advance, seed_latents
+    from .endurance import advance, start_latents
     from .eval_plot import save_png
     from .fidelity import contact_sheet, fidelity_checks, lamp_frames
 
     judge = ev.judge()
     seeds, ticks = ev.setting("seeds"), ev.setting("ticks")
-    start = seed_latents(seeds, ev.lamp.z_dim)
+    start = start_latents(ev.lamp.rnn, seeds, ev.lamp.z_dim)
     if ev.endurance is not None and ev.endurance.config.ticks == ticks:
         end = ev.endurance.final_latent                       # the same seeds, already run for `ticks` ticks
     else:

@@ -31,6 +31,7 @@ class RNNConfig:
     residual: bool = True     # z_next = renormalise(z + step): slow motion is the easy default
     drive: float = 0.0        # noise amplitude of the lamp's own motion, fed every tick (0: deterministic)
     wander: float = 0.0       # share of the noise added straight onto z (diffusion the network may cancel)
+    warmup: int = 0           # ticks run from a fresh latent before the lamp is shown (its warm start)
 
     def __post_init__(self) -> None:
         if not isinstance(self.z_dim, int) or not 1 <= self.z_dim <= 4096:
@@ -47,6 +48,8 @@ class RNNConfig:
         if isinstance(self.wander, bool) or not isinstance(self.wander, (int, float)) or not 0 <= self.wander <= 1:
             raise ValueError(f"rnn wander must be a number from 0 to 1, not {self.wander!r}")
         self.wander = float(self.wander)
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or not 0 <= self.warmup <= 100_000:
+            raise ValueError(f"rnn warmup must be a whole number of ticks from 0 to 100000, not {self.warmup!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -86,6 +89,18 @@ class LatentRNN(nn.Module):
             return self(z)
         noise = torch.randn(tuple(z.shape), generator=generator).to(device=z.device, dtype=z.dtype)
         return self(z, amplitude * noise)
+
+    @torch.no_grad()
+    def warm_up(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Run the lamp's warm-up ticks from fresh latents (B, Z).
+
+        A lamp learns from chains thousands of ticks old, so a fresh N(0, I) draw is
+        not yet where it lives; like a real lamp (and the simulator) it is warmed up
+        before anyone looks. A few hundred RNN steps: well under a second.
+        """
+        for _ in range(self.config.warmup):
+            z = self.tick(z, generator=generator)
+        return z
 
     def propose(self, z: Tensor, noise: Tensor | None = None) -> Tensor:
         """The step before renormalisation (B, Z): training penalises its moments, so the

@@ -138,7 +138,8 @@ class Trainer:
                                                              features=16 * cfg.td_width, hidden=16 * cfg.td_width)),
         }
         # The drive is how the lamp runs, not a weight: a resumed run may change it.
-        nets = {**nets, "rnn": {**nets["rnn"], "drive": float(cfg.drive), "wander": float(cfg.wander)}}
+        nets = {**nets, "rnn": {**nets["rnn"], "drive": float(cfg.drive), "wander": float(cfg.wander),
+                                  "warmup": int(cfg.warmup)}}
         self.net_configs = nets
         try:
             self.generator = Generator(GeneratorConfig(**nets["generator"]))

@@ -46,6 +46,7 @@ class TrainConfig:
     noise_prob: float = 0.25         # chance per chain of extra random noise on top of the drive (the viewer's stir)
     drive: float = 1.0               # noise amplitude fed to the RNN every tick: the lamp's own motion
     wander: float = 0.06             # share of the drive noise added straight onto z (see models/rnn.py)
+    warmup: int = 1000               # ticks a fresh latent is run before the lamp is shown (stored in the lamp)
     return_weight: float = 1.0       # weight of the penalty for a chain staying near its own past
     trail_ticks: float = 1000.0      # time constant of each chain's trail of its past (ticks)
     motion_weight: float = 1.0       # squared log ratio of generated to real motion per tick
@@ -79,7 +80,7 @@ SETTINGS = {
     "steps": "steps", "minutes": "minutes", "batch": "batch", "seq": "seq", "stride": "stride",
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
-    "drive": "drive", "wander": "wander", "return_weight": "return_weight", "motion_weight": "motion_weight", "reset_prob": "reset_prob",
+    "drive": "drive", "wander": "wander", "return_weight": "return_weight", "warmup": "warmup", "motion_weight": "motion_weight", "reset_prob": "reset_prob",
 }
 
 
@@ -113,6 +114,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wander", type=float,
                    help=f"share of the drive noise added straight onto the latent, so a long run never "
                         f"returns (default {d.wander})")
+    p.add_argument("--warmup", type=int,
+                   help=f"ticks the viewer runs from a fresh latent before showing the lamp (default {d.warmup})")
     p.add_argument("--return-weight", type=float,
                    help=f"weight of the penalty for a chain of latents staying near its own past "
                         f"(default {d.return_weight})")
@@ -159,6 +162,8 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainError(f"--drive must be from 0 to 10, not {cfg.drive}.")
     if not 0 <= cfg.wander <= 1:
         raise TrainError(f"--wander must be from 0 to 1, not {cfg.wander}.")
+    if not 0 <= cfg.warmup <= 100_000:
+        raise TrainError(f"--warmup must be from 0 to 100000 ticks, not {cfg.warmup}.")
     if cfg.return_weight < 0:
         raise TrainError(f"--return-weight must not be negative, not {cfg.return_weight}.")
     if cfg.motion_weight < 0:

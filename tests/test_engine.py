@@ -89,6 +89,20 @@ def test_a_driven_lamp_moves_on_its_own_and_the_panel_adds_to_its_drive():
     assert np.sqrt(np.mean((step(1.0, 2.0) - still) ** 2)) > np.sqrt(np.mean((driven - still) ** 2))
 
 
+def test_a_lamp_with_a_warm_up_starts_where_its_warm_up_ends():
+    cold, warm = random_lamp(0), random_lamp(0)
+    for lamp in (cold, warm):
+        lamp.rnn.config.drive = 1.0
+    warm.rnn.config.warmup = 50
+    a = Engine(cold, EngineConfig(seed=4, inbetweens=False))
+    b = Engine(warm, EngineConfig(seed=4, inbetweens=False))
+    assert np.sqrt(np.mean((a.z.cpu().numpy() - b.z.cpu().numpy()) ** 2)) > 0.05   # it ran its warm-up
+    again = Engine(warm, EngineConfig(seed=4, inbetweens=False))
+    assert np.array_equal(b.z.cpu().numpy(), again.z.cpu().numpy())               # and the same one each time
+    r = b.tick()
+    assert abs(r.mean) < 1e-3 and abs(r.std - 1) < 1e-3
+
+
 def test_a_latent_gone_nan_is_repaired_and_counted():
     lamp = patterned_lamp()
     engine = Engine(lamp, EngineConfig(inbetweens=False))

@@ -422,3 +422,16 @@ def test_a_driven_lamp_runs_the_same_twice():
     lamp.rnn.config.drive = 0.0
     undriven = run_endurance(lamp.rnn, decoder, Z_DIM, reference_motion=1.0, config=short(seeds=3, ticks=1000))
     assert not np.array_equal(undriven.final_latent.numpy(), runs[0].final_latent.numpy())
+
+
+def test_runs_start_after_the_lamps_warm_up():
+    from duralava.models.endurance import start_latents
+
+    lamp = random_lamp(1)
+    lamp.rnn.config.drive = 1.0
+    assert torch.equal(start_latents(lamp.rnn, 3, Z_DIM), seed_latents(3, Z_DIM))     # no warm-up: the seeds
+    lamp.rnn.config.warmup = 20
+    warm = start_latents(lamp.rnn, 3, Z_DIM)
+    assert torch.equal(warm, start_latents(lamp.rnn, 3, Z_DIM))
+    assert not torch.allclose(warm, seed_latents(3, Z_DIM), atol=1e-3)
+    assert torch.equal(start_latents(DriftingRNN(), 3, Z_DIM), seed_latents(3, Z_DIM))  # a scripted RNN has none

@@ -124,6 +124,8 @@ def test_rnn_config_rejects_a_bad_drive(drive):
         RNNConfig(drive=drive)
     with pytest.raises(ValueError, match="wander"):
         RNNConfig(wander=drive if drive != 11.0 else 1.5)
+    with pytest.raises(ValueError, match="warmup"):
+        RNNConfig(warmup=drive if drive != -0.5 else -1)
 
 
 def test_wander_makes_a_still_network_diffuse_over_the_whole_shell():
