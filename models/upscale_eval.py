@@ -43,16 +43,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-timing", action="store_true", help="skip timing upscalers at 1920x1080")
 
 
-def _progress() -> bool:
-    return sys.stderr.isatty()
-
-
-def _truth_config(args):
-    from .groundtruth import TruthConfig
-
-    return TruthConfig(seed=getattr(args, "truth_seed", 4242), progress=_progress())
-
-
 # -- upscale ---------------------------------------------------------------------------
 
 def score_upscalers(states: int = 12, seed: int = 4242, timing: bool = True, progress: bool = False,
@@ -142,31 +132,6 @@ def side_by_side(truth: np.ndarray, outs: dict[str, np.ndarray], path: Path, cro
         sheet.paste(Image.fromarray(img[y:y + crop, x:x + crop]), (i * (crop + 4), label_h))
         draw.text((i * (crop + 4) + 4, 4), name, fill=(235, 235, 235))
     return save_png(sheet, path)
-
-
-def _report(rows: list[dict]) -> int:
-    """One line per target met or missed; 0 if every one was met, else 1."""
-    for r in rows:
-        print(f"{'ok    ' if r['passed'] else 'MISSED'} {r['name']}: {r['measured']} (want {r['target']})")
-    return 0 if all(r["passed"] for r in rows) else 1
-
-
-def run_upscale(args) -> int:
-    from duralava.app.shader_scoring import ShaderScoringError
-
-    from .groundtruth import GroundTruthError
-
-    try:
-        results, truth, firsts = score_upscalers(args.states, args.truth_seed, not args.no_timing, _progress())
-    except (ShaderScoringError, GroundTruthError) as e:
-        print(f"duralava eval upscale: {e}", file=sys.stderr)
-        return 2
-    print(f"upscalers on {args.states} unseen simulator states (seed {args.truth_seed}); "
-          "edge = band around wax edges; xCR = cost relative to Catmull-Rom")
-    print(upscale_table(results))
-    picture = args.picture or Path(getattr(args, "out", ".")) / "upscalers.png"
-    print(f"picture: {side_by_side(truth[512][0], firsts, picture)}")
-    return _report(upscale_rows(results))
 
 
 # -- interpolation ---------------------------------------------------------------------
@@ -275,24 +240,6 @@ def filmstrip(example: dict, path: Path, zoom: int = 4, gain: float = 16.0) -> P
         for c, f in enumerate(frames):
             sheet.paste(Image.fromarray(f.repeat(zoom, 0).repeat(zoom, 1)), (label_w + c * (w + 2), r * (h + 2)))
     return save_png(sheet, path)
-
-
-def run_interp(args) -> int:
-    from duralava.app.shader_scoring import ShaderScoringError
-
-    from .groundtruth import GroundTruthError
-
-    try:
-        results, example = score_interpolators(args.sequence_ticks, args.truth_seed, progress=_progress())
-    except (ShaderScoringError, GroundTruthError) as e:
-        print(f"duralava eval interp: {e}", file=sys.stderr)
-        return 2
-    print(f"interpolators on the in-betweens of {args.sequence_ticks} ticks per lamp "
-          f"(seed {args.truth_seed}); flicker in 1/255 (lower is calmer)")
-    print(interp_table(results))
-    picture = args.picture or Path(getattr(args, "out", ".")) / "interpolators.png"
-    print(f"picture (rows: {', '.join(example)}): {filmstrip(example, picture)}")
-    return _report(interp_rows(results))
 
 
 # -- `duralava eval` targets -------------------------------------------------------------
