@@ -246,12 +246,18 @@ def filmstrip(example: dict, path: Path, zoom: int = 4, gain: float = 16.0) -> P
 # Each takes the shared evaluation (its args, out folder, pictures, figures) and returns
 # rows for the eval table; neither needs the lamp itself: the simulator is the truth.
 
+def _picture(args, default: str) -> Path:
+    """Where the target's picture goes: ``--picture`` if given, else ``default`` in ``--out``."""
+    picture = getattr(args, "picture", None)
+    return Path(picture) if picture else Path(args.out) / default
+
+
 def upscale_target(ev) -> list[dict]:
     args = ev.args
     results, truth, firsts = score_upscalers(getattr(args, "states", 12), getattr(args, "truth_seed", 4242),
                                              not getattr(args, "no_timing", False), ev.progress)
     print(upscale_table(results), file=sys.stderr)
-    ev.pictures.append(side_by_side(truth[512][0], firsts, Path(args.out) / "upscalers.png"))
+    ev.pictures.append(side_by_side(truth[512][0], firsts, _picture(args, "upscalers.png")))
     ev.figures["upscale"] = {k: {str(s): v for s, v in r.items()} for k, r in results.items()}
     return upscale_rows(results)
 
@@ -261,6 +267,6 @@ def interp_target(ev) -> list[dict]:
     results, example = score_interpolators(getattr(args, "sequence_ticks", 6), getattr(args, "truth_seed", 4242),
                                            progress=ev.progress)
     print(interp_table(results), file=sys.stderr)
-    ev.pictures.append(filmstrip(example, Path(args.out) / "interpolators.png"))
+    ev.pictures.append(filmstrip(example, _picture(args, "interpolators.png")))
     ev.figures["interp"] = results
     return interp_rows(results)
