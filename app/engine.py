@@ -327,9 +327,7 @@ class Engine:
         try:
             z_prev = self.z
             # The lamp's own drive (if it was trained with one) plus whatever the panel adds.
-            amplitude = self.lamp.rnn.config.drive + self.config.noise
-            noise = amplitude * self._randn() if amplitude > 0 else None
-            z = self.lamp.rnn(z_prev, noise)
+            z = self.lamp.rnn.tick(z_prev, stir=self.config.noise, generator=self._rng)
             if self._kick_pending > 0:
                 z = renormalise(z + self._kick_pending * self._randn())
                 self._kick_pending = 0.0

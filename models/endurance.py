@@ -287,12 +287,11 @@ def run_endurance(rnn: nn.Module, generator: nn.Module, z_dim: int, reference_mo
     )
 
 
-def advance(rnn: nn.Module, z: Tensor, ticks: int, progress: bool = False, desc: str = "ticks",
-            seed: int = 0) -> Tensor:
+def advance(rnn: nn.Module, z: Tensor, ticks: int, progress: bool = False, desc: str = "ticks") -> Tensor:
     """Run ``ticks`` ticks of the lamp's own motion from (B, Z) latents without any checks or decoding."""
     from tqdm.auto import tqdm
 
-    noise_rng = torch.Generator().manual_seed(20_011 + seed)
+    noise_rng = torch.Generator().manual_seed(20_011)
     with torch.inference_mode():
         for _ in tqdm(range(ticks), disable=not progress, desc=desc, unit="tick", unit_scale=True, smoothing=0.05):
             z = rnn.tick(z, generator=noise_rng)

@@ -219,7 +219,7 @@ def fidelity_target(ev: Evaluation) -> list[dict]:
     else:
         end = advance(ev.lamp.rnn, start, ticks, progress=ev.progress, desc=f"running {seeds} seeds")
     scores, sheet = {}, {"simulator": judge.reference}
-    warmup = getattr(getattr(ev.lamp.rnn, "config", None), "warmup", 0)
+    warmup = ev.lamp.rnn.config.warmup
     first = f"start (after its {warmup:,}-tick warm-up)" if warmup else "start"
     for when, z in ((first, start), (f"tick {ticks:,}", end)):
         frames, segments = lamp_frames(ev.lamp.rnn, ev.lamp.generator, z, judge.plan.ticks_per_seed,

@@ -105,13 +105,12 @@ def reference_motion(frames: np.ndarray, segments: list[int]) -> float:
 
 @torch.inference_mode()
 def lamp_frames(rnn: nn.Module, generator: nn.Module, start: torch.Tensor, ticks: int,
-                batch: int = 64, progress: bool = False, desc: str = "decoding",
-                seed: int = 0) -> tuple[np.ndarray, list[int]]:
+                batch: int = 64, progress: bool = False, desc: str = "decoding") -> tuple[np.ndarray, list[int]]:
     """Decode ``ticks`` consecutive ticks from each starting latent (B, Z): (B * ticks, S, S, 3) uint8, segments."""
     from tqdm.auto import tqdm
 
     z = start.float()
-    noise_rng = torch.Generator().manual_seed(30_011 + seed)
+    noise_rng = torch.Generator().manual_seed(30_011)
     latents = torch.empty((ticks,) + tuple(z.shape))                   # (T, B, Z)
     for t in range(ticks):
         z = rnn.tick(z, generator=noise_rng)

@@ -211,12 +211,12 @@ class Trainer:
 
         fake, proposals, z_last = self.roll_ddp(z0, noise)
         self.carry = z_last.detach()
+        states = latent.renormalise(proposals)                                   # (B, T, Z): the rollout's latents
         with torch.no_grad():
             rate = 1.0 / max(cfg.trail_ticks, 1.0)
-            zs = latent.renormalise(proposals.detach())                          # (B, T, Z): the rollout's states
             new_trail = trail.clone()
             for k in range(t):
-                new_trail.lerp_(zs[:, k], rate)
+                new_trail.lerp_(states[:, k], rate)
             self.trail = new_trail
         # The frame discriminator judges a few frames per clip: neighbours in a clip are near copies.
         k = min(cfg.frame_d_frames, t)
@@ -245,7 +245,7 @@ class Trainer:
         # Speed is matched on the chains left to the lamp's own drive: stirred ones are meant to move more.
         calm = (stir.flatten() == 0).to(dev)
         motion = motion_mismatch(fake[calm], real) if bool(calm.any()) else fake.new_zeros(())
-        returning = latent.return_penalty(latent.renormalise(proposals), trail)
+        returning = latent.return_penalty(states, trail)
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
          + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.return_weight * returning).backward()

@@ -80,7 +80,8 @@ SETTINGS = {
     "steps": "steps", "minutes": "minutes", "batch": "batch", "seq": "seq", "stride": "stride",
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
-    "drive": "drive", "wander": "wander", "return_weight": "return_weight", "warmup": "warmup", "motion_weight": "motion_weight", "reset_prob": "reset_prob",
+    "drive": "drive", "wander": "wander", "warmup": "warmup", "return_weight": "return_weight",
+    "motion_weight": "motion_weight", "reset_prob": "reset_prob",
 }
 
 
