@@ -111,36 +111,14 @@ def _head_source(conv: torch.nn.Conv2d, groups_in: int, edge_range: float, sourc
 
 
 def _composite_source(edge_range: float, edge_gain: float, source: str) -> str:
-    return "\n".join([_header(source, "composite; outputs 1"),
-                      "// The final pass, at output size: bilinear fields, then the wax edge's sigmoid,",
-                      "// so an edge is as sharp at 17x as at 4x for eight texel reads a pixel.", "", f"""\
-in vec2 v_uv;
-out vec4 f_color;
-uniform sampler2D u_src0;   // base.rgb, edge distance code
-uniform sampler2D u_src1;   // wax.rgb
-uniform vec2 u_src_size;
-uniform vec2 u_dst_size;
-const float EDGE_RANGE = {_num(edge_range)};
-const float EDGE_GAIN = {_num(edge_gain)};
+    """The final pass: ``shaders/neural_upscale_composite.glsl.in`` with the edge constants filled in."""
+    from string import Template
 
-void main() {{
-    // Bilinear weights in full float: the hardware filter's 8-bit weights, multiplied
-    // by the steep sigmoid, would move edges by a visible fraction of a texel.
-    ivec2 hi = textureSize(u_src0, 0) - 1;
-    vec2 pos = v_uv * vec2(hi + 1) - 0.5;
-    vec2 i = floor(pos);
-    vec2 f = pos - i;
-    ivec2 p0 = clamp(ivec2(i), ivec2(0), hi), p1 = clamp(ivec2(i) + 1, ivec2(0), hi);
-    vec4 a0 = mix(mix(texelFetch(u_src0, p0, 0), texelFetch(u_src0, ivec2(p1.x, p0.y), 0), f.x),
-                  mix(texelFetch(u_src0, ivec2(p0.x, p1.y), 0), texelFetch(u_src0, p1, 0), f.x), f.y);
-    vec3 a1 = mix(mix(texelFetch(u_src1, p0, 0).rgb, texelFetch(u_src1, ivec2(p1.x, p0.y), 0).rgb, f.x),
-                  mix(texelFetch(u_src1, ivec2(p0.x, p1.y), 0).rgb, texelFetch(u_src1, p1, 0).rgb, f.x), f.y);
-    // The edge distance in texels, scaled to output pixels: about one pixel wide at any size.
-    float dist = (a0.a - 0.5) * (2.0 * EDGE_RANGE);
-    float alpha = 1.0 / (1.0 + exp(-EDGE_GAIN * dist * (u_dst_size.y / u_src_size.y)));
-    f_color = vec4(clamp(mix(a0.rgb, a1, alpha), 0.0, 1.0), 1.0);
-}}
-"""])
+    from duralava import shaders
+
+    body = Template(shaders.template("neural_upscale_composite"))
+    return "\n".join([_header(source, "composite; outputs 1"),
+                      body.substitute(edge_range=_num(edge_range), edge_gain=_num(edge_gain))])
 
 
 def pass_sources(model: TinyUpscaler, source: str = "checkpoints/upscaler.safetensors") -> dict[str, str]:

@@ -29,6 +29,15 @@ def source(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def template(name: str) -> str:
+    """The text of ``<name>.glsl.in``: the fixed part of a generated program, with ``$``
+    placeholders that its generator fills (see :mod:`duralava.models.glsl_export`)."""
+    path = resources.files(__name__) / f"{name}.glsl.in"
+    if not path.is_file():
+        raise FileNotFoundError(f"no shader template named {name!r}")
+    return path.read_text(encoding="utf-8")
+
+
 def has_own_vertex_stage(text: str) -> bool:
     """Whether a program file brings its own vertex stage (else it uses :data:`SHARED_VERTEX`)."""
     return _OWN_VERTEX in text
