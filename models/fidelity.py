@@ -157,13 +157,19 @@ class FidelityPlan:
 class FidelityJudge:
     """The simulator reference (and, on first use, its floor), against which lamp frames are scored."""
 
-    def __init__(self, settings: SimulatorSettings, size: int, plan: FidelityPlan, progress: bool = False):
+    def __init__(self, settings: SimulatorSettings | None, size: int, plan: FidelityPlan, progress: bool = False,
+                 reference: tuple[np.ndarray, list[int]] | None = None,
+                 other: tuple[np.ndarray, list[int]] | None = None):
+        """Simulate the reference (seed 1) and, when the floor is asked for, a second run (seed 2);
+        or, given ``reference`` and ``other`` (frames, segments), use those two runs instead."""
         from .metrics import FidelityConfig, WaxSegmenter
 
         self.plan, self.settings, self.size, self.progress = plan, settings, size, progress
         self.config = FidelityConfig(n_frames=plan.n_frames, n_clips=plan.n_clips, clip_len=plan.clip_len)
-        self.reference, self.reference_segments = simulator_frames(settings, plan.reference_frames, size, seed=1,
-                                                                   progress=progress)
+        if reference is None:
+            reference = simulator_frames(settings, plan.reference_frames, size, seed=1, progress=progress)
+        self.reference, self.reference_segments = reference
+        self._other = other
         self.segmenter = WaxSegmenter.fit(self.reference)
         self.motion = reference_motion(self.reference, self.reference_segments)
         self._floor: dict | None = None
@@ -172,9 +178,11 @@ class FidelityJudge:
     def floor(self) -> dict:
         """The same scores for a second simulator run (another seed): what 'as good as the simulator' measures."""
         if self._floor is None:
-            frames, segments = simulator_frames(self.settings, self.plan.reference_frames, self.size, seed=2,
-                                                progress=self.progress)
-            self._floor = self.score(frames, segments)
+            if self._other is None:
+                self._other = simulator_frames(self.settings, self.plan.reference_frames, self.size, seed=2,
+                                               progress=self.progress)
+            self._floor = self.score(*self._other)
+            self._other = None
         return self._floor
 
     def score(self, frames: np.ndarray, segments: list[int]) -> dict:

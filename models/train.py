@@ -177,6 +177,7 @@ class Trainer:
         self.data, self.data_info = open_training_data(cfg, self.image_size, self.rank, self.world)
         self.carry = latent.sample(cfg.batch, self.generator.z_dim, generator=self.rng).to(device)
         self.trail = torch.zeros_like(self.carry)      # each chain's slow average of its past latents
+        self.best: dict | None = None                  # the best fidelity check so far (see train_judge)
         if resumed:
             self._restore(*resumed)
         else:
@@ -290,10 +291,11 @@ class Trainer:
                                                           "motion_weight", "return_weight", "trail_ticks")},
         }
 
-    def save_lamp(self, path: Path | None = None) -> Path:
+    def save_lamp(self, path: Path | None = None, extra: dict | None = None) -> Path:
         path = path or self.out / "lamp.safetensors"
         g, r = copy.deepcopy(self.g_ema).cpu(), copy.deepcopy(self.rnn_ema).cpu()
-        save_lamp(path, g.to(memory_format=torch.contiguous_format), r, self.lamp_meta(), fp16=self.cfg.fp16_lamp)
+        meta = {**self.lamp_meta(), **(extra or {})}
+        save_lamp(path, g.to(memory_format=torch.contiguous_format), r, meta, fp16=self.cfg.fp16_lamp)
         return path
 
     def save_state(self, path: Path | None = None) -> Path:
@@ -318,7 +320,7 @@ class Trainer:
         meta = {"step": self.step, "wall_time_s": self.wall_time_s, "images_seen": self.images_seen,
                 "networks": self.net_configs, "param_groups": groups, "data": self.data_info,
                 "data_rng": self.data.state() if hasattr(self.data, "state") else None,
-                "config": {k: v for k, v in asdict(self.cfg).items()}}
+                "config": {k: v for k, v in asdict(self.cfg).items()}, "best": self.best}
         save_training_state(path, tensors, json.loads(json.dumps(meta, default=str)))
         return path
 
@@ -345,6 +347,7 @@ class Trainer:
         self.step = int(meta["step"])
         self.wall_time_s = float(meta.get("wall_time_s", 0.0))
         self.images_seen = int(meta.get("images_seen", 0))
+        self.best = meta.get("best") if isinstance(meta.get("best"), dict) else None
         if self.rank == 0 and tensors["carry.z"].shape[0] == self.cfg.batch:
             self.carry = tensors["carry.z"].to(self.device)
             if "carry.trail" in tensors:
@@ -369,9 +372,10 @@ def run(cfg: TrainConfig) -> Trainer:
 
     old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)} if _in_main_thread() else {}
     start, first_step = time.monotonic(), trainer.step
-    last_save = last_sample = start
+    last_save = last_sample = last_judge = start
     try:
         log.begin()
+        log.judge()
         while stop["signal"] is None:
             done = trainer.step - first_step
             elapsed = time.monotonic() - start
@@ -394,6 +398,10 @@ def run(cfg: TrainConfig) -> Trainer:
             if now - last_save >= cfg.save_every_min * 60:
                 log.save()
                 last_save = now
+            if now - last_judge >= cfg.judge_every_min * 60:
+                log.judge()
+                last_judge = time.monotonic()
+        log.judge()
         log.save()
         log.samples()
         log.end(stop["signal"])

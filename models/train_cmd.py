@@ -1,6 +1,7 @@
 """`duralava train`: train a lamp from the simulator (default) or a dataset directory; resumable.
 
 Writes OUT/lamp.safetensors (what the viewer plays: EMA generator + RNN),
+OUT/best.safetensors (the lamp that scored best against the data so far),
 OUT/state.safetensors (everything needed to resume), OUT/train.log,
 OUT/samples/ (sample grids, real.png beside them, timelapse.mp4) and OUT/tb/
 (TensorBoard). Runs as-is under ``torchrun --nproc_per_node N`` for several
@@ -54,6 +55,8 @@ class TrainConfig:
     ema_decay: float = 0.999
     save_every_min: float = 5.0
     sample_every_min: float = 5.0
+    judge: bool = True               # score the lamp against the data every few minutes, keep the best
+    judge_every_min: float = 3.0
     log_every: int = 10
     seed: int = 0
     device: str = "auto"
@@ -69,6 +72,7 @@ class TrainConfig:
         """Tiny settings that run the whole program in seconds."""
         base = dict(out="runs/dry-run", sim_frames=96, steps=2, batch=4, seq=4, image_size=32, g_width=4,
                     rnn_hidden=32, d_width=4, td_width=4, save_every_min=0.0, sample_every_min=0.0,
+                    judge_every_min=0.0,
                     log_every=1, dry_run=True)
         base.update(overrides)
         return TrainConfig(**base)
@@ -81,7 +85,7 @@ SETTINGS = {
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
     "drive": "drive", "wander": "wander", "warmup": "warmup", "return_weight": "return_weight",
-    "motion_weight": "motion_weight", "reset_prob": "reset_prob",
+    "motion_weight": "motion_weight", "reset_prob": "reset_prob", "judge_every_min": "judge_every_min",
 }
 
 
@@ -107,6 +111,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"minutes between saves of the lamp and the training state (default {d.save_every_min})")
     p.add_argument("--sample-every-min", type=float,
                    help=f"minutes between sample grids (default {d.sample_every_min})")
+    p.add_argument("--judge-every-min", type=float,
+                   help=f"minutes between fidelity checks against the data; the best lamp so far is kept "
+                        f"as OUT/best.safetensors (default {d.judge_every_min})")
+    p.add_argument("--no-judge", action="store_true", help="no fidelity checks (and no best.safetensors)")
     p.add_argument("--lr-g", type=float, help=f"generator and RNN learning rate (default {d.lr_g})")
     p.add_argument("--lr-d", type=float, help=f"discriminators' learning rate (default {d.lr_d})")
     p.add_argument("--drive", type=float,
@@ -144,7 +152,7 @@ def command_line(args: argparse.Namespace) -> str:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Flags given override the defaults (the tiny ones with --dry-run)."""
     given = {field: getattr(args, flag) for flag, field in SETTINGS.items() if getattr(args, flag) is not None}
-    given.update(resume=args.resume, fp16_lamp=args.fp16, progress=not args.no_progress,
+    given.update(resume=args.resume, fp16_lamp=args.fp16, progress=not args.no_progress, judge=not args.no_judge,
                  command=command_line(args))
     return TrainConfig.dry(**given) if args.dry_run else TrainConfig(**given)
 
@@ -173,6 +181,8 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainError(f"--reset-prob must be a probability from 0 to 1, not {cfg.reset_prob}.")
     if cfg.save_every_min < 0 or cfg.sample_every_min < 0:
         raise TrainError("--save-every-min and --sample-every-min must not be negative.")
+    if not cfg.judge_every_min >= 0:
+        raise TrainError(f"--judge-every-min must not be negative, not {cfg.judge_every_min}.")
 
 
 def run(args: argparse.Namespace) -> int:

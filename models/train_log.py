@@ -1,4 +1,5 @@
-"""What a training run shows and leaves behind: progress bar, train.log, TensorBoard, sample grids, timelapse.
+"""What a training run shows and leaves behind: progress bar, train.log, TensorBoard, sample grids, timelapse,
+and the best lamp by the fidelity checks (best.safetensors).
 
 Only the first process of a run writes anything. Sample grids come from fixed
 latents (the same lamps every time), rolled by the EMA RNN and drawn by the
@@ -65,6 +66,8 @@ class TrainLog:
         self.window: list[tuple[dict, float]] = []
         self.z_fixed = None
         self.saved_step = -1
+        self.judge_: object | None = None     # TrainJudge, built on the first check
+        self.judged_step = -1
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -143,6 +146,63 @@ class TrainLog:
         if self.writer is not None:
             self.writer.add_image("samples", image, t.step, dataformats="HWC")
         return path
+
+    def judge(self) -> dict | None:
+        """Score the EMA lamp against the data; write OUT/best.safetensors when it is the best so far."""
+        if not self.on or not self.cfg.judge or self.t.step == self.judged_step:
+            return None
+        t = self.t
+        if self.judge_ is None and not self._start_judge():
+            return None
+        from .train_judge import summary
+
+        self.judged_step = t.step
+        record = {**self.judge_.score(t.rnn_ema, t.g_ema), "step": t.step}
+        if self.writer is not None:
+            for k, v in record.items():
+                if k != "step":
+                    self.writer.add_scalar(f"judge/{k}", v, t.step)
+        best = self.judge_.is_best(record)
+        if best:
+            t.best = {**record, **self.judge_.describe()}
+            t.save_lamp(self.out / "best.safetensors", extra={"judged": t.best})
+        self.write(f"step {t.step:7d}  {summary(record)}" + ("  -> best.safetensors" if best else
+                                                             f"  (best {self.judge_.best['score']:.1f}x "
+                                                             f"at step {self.judge_.best['step']})"))
+        return record
+
+    def _start_judge(self) -> bool:
+        """Set the judge up from the training data; False (and a line in the log) if it cannot be."""
+        from .train_judge import JudgePlan, TrainJudge
+
+        t, data = self.t, self.t.data
+        frames = getattr(data, "frames", None)
+        if frames is None:
+            self.cfg.judge = False
+            self.write("no fidelity checks: the training data is not a fixed set of frames")
+            return False
+        from .fidelity import SIMULATED
+
+        plan = JudgePlan.tiny() if self.cfg.dry_run else JudgePlan()
+        try:
+            if t.data_info.get("source") in SIMULATED and not self.cfg.dry_run:
+                self.judge_ = TrainJudge.from_simulator(t.lamp_meta(), t.image_size, plan)
+            else:
+                self.judge_ = TrainJudge.from_data(frames.frames, frames.segments, data.stride, plan)
+        except ValueError as e:       # too little data, or frames the wax cannot be found in
+            self.cfg.judge = False
+            self.write(f"no fidelity checks: {e}")
+            return False
+        described = self.judge_.describe()
+        old = t.best
+        if (isinstance(old, dict) and old.get("plan") == described["plan"] and (self.out / "best.safetensors").exists()
+                and all(abs(old.get("floor", {}).get(k, -1) - v) <= 1e-6 * max(abs(v), 1e-12)
+                        for k, v in described["floor"].items())):
+            self.judge_.best = old
+        self.write(f"fidelity checks every {self.cfg.judge_every_min:g} min against {self.judge_.against}, floor "
+                   f"(frame {described['floor']['frame']:.3g}, clip {described['floor']['clip']:.3g})"
+                   + (f"; best so far {old['score']:.1f}x at step {old['step']}" if self.judge_.best else ""))
+        return True
 
     def save(self) -> None:
         if not self.on or self.t.step == self.saved_step:

@@ -163,3 +163,60 @@ def test_two_processes_with_gloo(tmp_path, lamp_data):
     assert meta["images_seen"] == 3 * 4 * 4 * 2          # both processes' clips count
     assert "device cpu x2" in (out / "train.log").read_text()
     assert load_lamp(out / "lamp.safetensors").meta["steps"] == 3
+
+
+def test_the_best_lamp_is_kept_and_a_resume_remembers_it(tmp_path, lamp_data):
+    out = tmp_path / "judged"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "3") == 0
+    best = load_lamp(out / "best.safetensors")
+    judged = best.meta["judged"]
+    assert judged["against"] == "the training data" and judged["floor"]["frame"] > 0
+    ratios = [judged[k] for k in ("frame_start", "clip_start", "frame_later", "clip_later")]
+    assert judged["score"] == pytest.approx(float(np.exp(np.mean(np.log(ratios)))))
+    assert best.meta["steps"] == judged["step"] <= 3
+    log = (out / "train.log").read_text()
+    checks = [line for line in log.splitlines() if "fidelity" in line and "x the floor" in line]
+    assert len(checks) == 4                         # at the start, after each of the 3 steps (every 0 min)
+    assert checks[0].rstrip().endswith("-> best.safetensors")
+    _, meta = load_training_state(out / "state.safetensors")
+    assert meta["best"]["score"] == judged["score"] and meta["best"]["step"] == judged["step"]
+    # A resumed run starts from the best it had, not from nothing.
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1", "--resume") == 0
+    resumed_log = (out / "train.log").read_text()[len(log):]
+    assert f"best so far {judged['score']:.1f}x at step {judged['step']}" in resumed_log
+    _, meta = load_training_state(out / "state.safetensors")
+    assert meta["best"]["score"] <= judged["score"]
+
+
+def test_no_judge_leaves_no_best_lamp(tmp_path, lamp_data):
+    out = tmp_path / "unjudged"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--no-judge") == 0
+    assert (out / "lamp.safetensors").is_file() and not (out / "best.safetensors").exists()
+    assert "fidelity" not in (out / "train.log").read_text().replace("fidelity checks", "")
+
+
+def test_judge_splits_the_data_into_two_disjoint_parts():
+    from duralava.models.train_judge import split_data
+
+    frames = np.arange(300, dtype=np.uint8)[:, None, None, None].repeat(2, 1).repeat(2, 2).repeat(3, 3)
+    (a, sa), (b, sb) = split_data(frames, [100, 100, 100], stride=2, cap=60, min_run=4)
+    assert sum(sa) == len(a) <= 60 and sum(sb) == len(b) <= 60
+    assert set(a[:, 0, 0, 0]).isdisjoint(set(b[:, 0, 0, 0]))
+    assert np.all(np.diff(a[:sa[0], 0, 0, 0].astype(int)) == 2)     # one tick is two frames at stride 2
+    (a, sa), (b, sb) = split_data(frames[:50], [50], stride=1, cap=100, min_run=4)
+    assert sa == [25] and sb == [25] and a[-1, 0, 0, 0] < b[0, 0, 0, 0]  # one long run: cut in half
+    with pytest.raises(ValueError, match="too few runs"):
+        split_data(frames[:6], [6], stride=1, cap=100, min_run=4)
+
+
+def test_judge_of_a_simulated_lamp_uses_the_same_reference_as_eval(tmp_path):
+    from duralava.models.fidelity import simulator_settings
+    from duralava.models.train_judge import JudgePlan, TrainJudge
+
+    meta = {"data": {"source": "simulator", "params": {"palette": "ocean", "preset": "classic", "stride": 6}},
+            "training": {"stride": 1}}
+    judge = TrainJudge.from_simulator(meta, 32, JudgePlan.tiny())
+    assert judge.against == simulator_settings(meta).describe() and "ocean" in judge.against
+    assert judge.judge.reference.shape == (24, 32, 32, 3)
+    assert np.isfinite(judge.floor["frame"]) and judge.floor["clip"] >= 0
+

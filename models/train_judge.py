@@ -1,0 +1,147 @@
+"""A fidelity check during training, so a run keeps the best lamp it drew and not just its last.
+
+An adversarial run does not improve steadily: the lamp a few hundred steps
+apart can score several times better or worse against the data. Every few
+minutes the judge plays the EMA lamp from fixed seeds (after the lamp's own
+warm-up, then again ``later`` ticks on), scores its frames and clips with the
+same features and Frechet distance as ``duralava eval``, and divides by the
+floor. A lamp trained on the simulator is judged exactly as ``duralava eval``
+judges it (the same simulator runs); one trained on footage or a dataset
+against two disjoint parts of its data.
+The run writes ``best.safetensors`` whenever the score improves.
+
+The score is the geometric mean of the four ratios (frame and clip, at the
+start and later): one number, lower is better, 1 is as good as the data.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .fidelity import FidelityJudge, FidelityPlan
+
+
+@dataclass
+class JudgePlan:
+    seeds: int = 32              # lamps played side by side, from fixed seeds
+    later: int = 10_000          # ticks run between the two looks
+    ticks_per_seed: int = 64     # consecutive frames decoded per seed and look
+    n_frames: int = 1000
+    n_clips: int = 100
+    clip_len: int = 16
+    reference_frames: int = 4000  # data frames in each of the two parts
+
+    @staticmethod
+    def tiny() -> "JudgePlan":
+        return JudgePlan(seeds=2, later=8, ticks_per_seed=8, n_frames=8, n_clips=4, clip_len=4, reference_frames=24)
+
+    def fidelity_plan(self) -> FidelityPlan:
+        return FidelityPlan(ticks_per_seed=self.ticks_per_seed, n_frames=self.n_frames, n_clips=self.n_clips,
+                            clip_len=self.clip_len, reference_frames=self.reference_frames)
+
+
+def tick_runs(frames: np.ndarray, segments: list[int], stride: int) -> list[np.ndarray]:
+    """Each segment as the frames one tick apart (every ``stride``-th frame), as index arrays."""
+    runs, at = [], 0
+    for s in segments:
+        runs.append(np.arange(at, at + s, max(1, stride)))
+        at += s
+    return runs
+
+
+def split_data(frames: np.ndarray, segments: list[int], stride: int, cap: int, min_run: int
+               ) -> tuple[tuple[np.ndarray, list[int]], tuple[np.ndarray, list[int]]]:
+    """Two disjoint parts of the data, (frames, segments) each, of at most ``cap`` frames.
+
+    Segments go alternately to the two parts (independent lamps stay whole); a
+    single long segment is cut in half. Each part's runs are trimmed evenly to fit
+    ``cap``, never below ``min_run`` ticks.
+    """
+    runs = [r for r in tick_runs(frames, segments, stride) if len(r) >= min_run]
+    if len(runs) == 1:
+        half = len(runs[0]) // 2
+        runs = [runs[0][:half], runs[0][half:]]
+    if len(runs) < 2 or min(len(r) for r in runs[:2]) < min_run:
+        raise ValueError(f"the training data holds too few runs of {min_run} ticks to judge the lamp against.")
+    parts = []
+    for group in (runs[0::2], runs[1::2]):
+        keep = max(min_run, cap // len(group))
+        group = [r[:keep] for r in group]
+        while sum(len(r) for r in group) > cap and len(group) > 1:
+            group = group[:-1]
+        index = np.concatenate(group)
+        parts.append((np.asarray(frames[index]), [len(r) for r in group]))
+    return parts[0], parts[1]
+
+
+class TrainJudge:
+    """Scores lamps against a reference and its floor; remembers the best score seen."""
+
+    def __init__(self, judge: FidelityJudge, plan: JudgePlan, against: str):
+        self.judge, self.plan, self.against = judge, plan, against
+        self.floor = judge.floor
+        self.best: dict | None = None
+
+    @classmethod
+    def from_simulator(cls, meta: dict, size: int, plan: JudgePlan) -> "TrainJudge":
+        """The same reference and floor as ``duralava eval`` (simulator seeds 1 and 2), for a simulated lamp."""
+        from .fidelity import simulator_settings
+
+        fplan = plan.fidelity_plan()
+        fplan.check_counts(plan.seeds)
+        settings = simulator_settings(meta)
+        return cls(FidelityJudge(settings, size, fplan), plan, settings.describe())
+
+    @classmethod
+    def from_data(cls, frames: np.ndarray, segments: list[int], stride: int, plan: JudgePlan) -> "TrainJudge":
+        """Two disjoint parts of the training data as reference and floor run (footage, datasets)."""
+        fplan = plan.fidelity_plan()
+        fplan.check_counts(plan.seeds)
+        reference, other = split_data(frames, segments, stride, plan.reference_frames, max(plan.clip_len, 2))
+        size = int(reference[0].shape[1])
+        return cls(FidelityJudge(None, size, fplan, reference=reference, other=other), plan, "the training data")
+
+    def describe(self) -> dict:
+        return {"plan": asdict(self.plan), "against": self.against,
+                "floor": {k: float(self.floor[k]) for k in ("frame", "clip")}}
+
+    @torch.no_grad()
+    def score(self, rnn: nn.Module, generator: nn.Module) -> dict:
+        """{'score', 'frame_start', 'clip_start', 'frame_later', 'clip_later'}: ratios to the floor."""
+        from .endurance import advance, start_latents
+        from .fidelity import lamp_frames
+
+        plan = self.plan
+        z_dim = generator.z_dim
+        device = next(generator.parameters()).device
+        start = start_latents(rnn, plan.seeds, z_dim).to(device)
+        later = advance(rnn, start, plan.later)
+        out = {}
+        for when, z in (("start", start), ("later", later)):
+            frames, segments = lamp_frames(rnn, generator, z, plan.ticks_per_seed)
+            s = self.judge.score(frames, segments)
+            for kind in ("frame", "clip"):
+                out[f"{kind}_{when}"] = float(s[kind] / self.floor[kind]) if self.floor[kind] > 0 else float("inf")
+        ratios = list(out.values())
+        finite = all(math.isfinite(r) and r > 0 for r in ratios)
+        out["score"] = float(math.exp(np.mean(np.log(ratios)))) if finite else float("inf")
+        return out
+
+    def is_best(self, result: dict) -> bool:
+        """Remember ``result`` if it beats the best so far; True when it does."""
+        if not math.isfinite(result["score"]):
+            return False
+        if self.best is None or result["score"] < self.best["score"]:
+            self.best = dict(result)
+            return True
+        return False
+
+
+def summary(result: dict) -> str:
+    return (f"fidelity {result['score']:.1f}x the floor (frame {result['frame_start']:.1f}x/"
+            f"{result['frame_later']:.1f}x, clip {result['clip_start']:.1f}x/{result['clip_later']:.1f}x "
+            f"at start/later)")
