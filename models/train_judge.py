@@ -40,8 +40,11 @@ class JudgePlan:
         return JudgePlan(seeds=2, later=8, ticks_per_seed=8, n_frames=8, n_clips=4, clip_len=4, reference_frames=24)
 
     def fidelity_plan(self) -> FidelityPlan:
-        return FidelityPlan(ticks_per_seed=self.ticks_per_seed, n_frames=self.n_frames, n_clips=self.n_clips,
+        """The sample counts for :class:`FidelityJudge`, checked against the frames ``seeds`` lamps give."""
+        plan = FidelityPlan(ticks_per_seed=self.ticks_per_seed, n_frames=self.n_frames, n_clips=self.n_clips,
                             clip_len=self.clip_len, reference_frames=self.reference_frames)
+        plan.check_counts(self.seeds)
+        return plan
 
 
 def tick_runs(frames: np.ndarray, segments: list[int], stride: int) -> list[np.ndarray]:
@@ -84,26 +87,22 @@ class TrainJudge:
     def __init__(self, judge: FidelityJudge, plan: JudgePlan, against: str):
         self.judge, self.plan, self.against = judge, plan, against
         self.floor = judge.floor
-        self.best: dict | None = None
 
     @classmethod
     def from_simulator(cls, meta: dict, size: int, plan: JudgePlan) -> "TrainJudge":
         """The same reference and floor as ``duralava eval`` (simulator seeds 1 and 2), for a simulated lamp."""
         from .fidelity import simulator_settings
 
-        fplan = plan.fidelity_plan()
-        fplan.check_counts(plan.seeds)
         settings = simulator_settings(meta)
-        return cls(FidelityJudge(settings, size, fplan), plan, settings.describe())
+        return cls(FidelityJudge(settings, size, plan.fidelity_plan()), plan, settings.describe())
 
     @classmethod
     def from_data(cls, frames: np.ndarray, segments: list[int], stride: int, plan: JudgePlan) -> "TrainJudge":
         """Two disjoint parts of the training data as reference and floor run (footage, datasets)."""
-        fplan = plan.fidelity_plan()
-        fplan.check_counts(plan.seeds)
         reference, other = split_data(frames, segments, stride, plan.reference_frames, max(plan.clip_len, 2))
         size = int(reference[0].shape[1])
-        return cls(FidelityJudge(None, size, fplan, reference=reference, other=other), plan, "the training data")
+        return cls(FidelityJudge(None, size, plan.fidelity_plan(), reference=reference, other=other), plan,
+                   "the training data")
 
     def describe(self) -> dict:
         return {"plan": asdict(self.plan), "against": self.against,
@@ -131,14 +130,18 @@ class TrainJudge:
         out["score"] = float(math.exp(np.mean(np.log(ratios)))) if finite else float("inf")
         return out
 
-    def is_best(self, result: dict) -> bool:
-        """Remember ``result`` if it beats the best so far; True when it does."""
-        if not math.isfinite(result["score"]):
+    def made(self, record: dict | None) -> bool:
+        """Whether ``record`` (a best kept in a training state) was scored by this same judge."""
+        if not isinstance(record, dict) or record.get("plan") != asdict(self.plan) or record.get("against") != self.against:
             return False
-        if self.best is None or result["score"] < self.best["score"]:
-            self.best = dict(result)
-            return True
-        return False
+        floor = record.get("floor") if isinstance(record.get("floor"), dict) else {}
+        return all(isinstance(floor.get(k), (int, float)) and math.isclose(floor[k], self.floor[k], rel_tol=1e-6)
+                   for k in ("frame", "clip"))
+
+
+def beats(result: dict, best: dict | None) -> bool:
+    """Whether a check's ``result`` is better than the ``best`` so far (lower score; a non-finite one never is)."""
+    return math.isfinite(result["score"]) and (best is None or result["score"] < best["score"])
 
 
 def summary(result: dict) -> str:

@@ -67,6 +67,7 @@ class TrainLog:
         self.z_fixed = None
         self.saved_step = -1
         self.judge_: object | None = None     # TrainJudge, built on the first check
+        self.judging = trainer.cfg.judge      # off for good if the judge cannot be set up
         self.judged_step = -1
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -149,12 +150,12 @@ class TrainLog:
 
     def judge(self) -> dict | None:
         """Score the EMA lamp against the data; write OUT/best.safetensors when it is the best so far."""
-        if not self.on or not self.cfg.judge or self.t.step == self.judged_step:
+        if not self.on or not self.judging or self.t.step == self.judged_step:
             return None
         t = self.t
         if self.judge_ is None and not self._start_judge():
             return None
-        from .train_judge import summary
+        from .train_judge import beats, summary
 
         self.judged_step = t.step
         record = {**self.judge_.score(t.rnn_ema, t.g_ema), "step": t.step}
@@ -162,27 +163,25 @@ class TrainLog:
             for k, v in record.items():
                 if k != "step":
                     self.writer.add_scalar(f"judge/{k}", v, t.step)
-        best = self.judge_.is_best(record)
+        best = beats(record, t.best)
         if best:
             t.best = {**record, **self.judge_.describe()}
             t.save_lamp(self.out / "best.safetensors", extra={"judged": t.best})
         self.write(f"step {t.step:7d}  {summary(record)}" + ("  -> best.safetensors" if best else
-                                                             f"  (best {self.judge_.best['score']:.1f}x "
-                                                             f"at step {self.judge_.best['step']})"))
+                                                             f"  (best {t.best['score']:.1f}x at step {t.best['step']})"))
         return record
 
     def _start_judge(self) -> bool:
         """Set the judge up from the training data; False (and a line in the log) if it cannot be."""
+        from .fidelity import SIMULATED
         from .train_judge import JudgePlan, TrainJudge
 
         t, data = self.t, self.t.data
         frames = getattr(data, "frames", None)
         if frames is None:
-            self.cfg.judge = False
+            self.judging = False
             self.write("no fidelity checks: the training data is not a fixed set of frames")
             return False
-        from .fidelity import SIMULATED
-
         plan = JudgePlan.tiny() if self.cfg.dry_run else JudgePlan()
         try:
             if t.data_info.get("source") in SIMULATED and not self.cfg.dry_run:
@@ -190,18 +189,16 @@ class TrainLog:
             else:
                 self.judge_ = TrainJudge.from_data(frames.frames, frames.segments, data.stride, plan)
         except ValueError as e:       # too little data, or frames the wax cannot be found in
-            self.cfg.judge = False
+            self.judging = False
             self.write(f"no fidelity checks: {e}")
             return False
-        described = self.judge_.describe()
-        old = t.best
-        if (isinstance(old, dict) and old.get("plan") == described["plan"] and (self.out / "best.safetensors").exists()
-                and all(abs(old.get("floor", {}).get(k, -1) - v) <= 1e-6 * max(abs(v), 1e-12)
-                        for k, v in described["floor"].items())):
-            self.judge_.best = old
+        # A best from the resumed state counts only if this judge scored it and its lamp is still there.
+        if not (self.judge_.made(t.best) and (self.out / "best.safetensors").exists()):
+            t.best = None
+        floor = self.judge_.floor
         self.write(f"fidelity checks every {self.cfg.judge_every_min:g} min against {self.judge_.against}, floor "
-                   f"(frame {described['floor']['frame']:.3g}, clip {described['floor']['clip']:.3g})"
-                   + (f"; best so far {old['score']:.1f}x at step {old['step']}" if self.judge_.best else ""))
+                   f"(frame {floor['frame']:.3g}, clip {floor['clip']:.3g})"
+                   + (f"; best so far {t.best['score']:.1f}x at step {t.best['step']}" if t.best else ""))
         return True
 
     def save(self) -> None:
