@@ -18,6 +18,7 @@ import copy
 import json
 import os
 import signal
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -34,6 +35,7 @@ from .frame_discriminator import FrameDiscriminator, FrameDiscriminatorConfig
 from .generator import Generator, GeneratorConfig
 from .rnn import LatentRNN, RNNConfig
 from .temporal_discriminator import TemporalDiscriminator, TemporalDiscriminatorConfig
+from .wax_motion import SoftWax
 from .train_cmd import TrainConfig, TrainError
 
 
@@ -178,10 +180,22 @@ class Trainer:
         self.carry = latent.sample(cfg.batch, self.generator.z_dim, generator=self.rng).to(device)
         self.trail = torch.zeros_like(self.carry)      # each chain's slow average of its past latents
         self.best: dict | None = None                  # the best fidelity check so far (see train_judge)
+        self.wax = self._find_wax() if cfg.wax_motion_weight > 0 else None
         if resumed:
             self._restore(*resumed)
         else:
             self._start_from_data()
+
+    def _find_wax(self) -> SoftWax | None:
+        """The data's wax, found by colour, for the wax-motion term; None (and a warning) where there is none."""
+        from .features import MetricsError
+
+        try:
+            return SoftWax.fit(self.data.frames.frames, self.device)
+        except MetricsError as e:
+            if self.is_main:
+                print(f"duralava train: no wax-motion term: {e}", file=sys.stderr)
+            return None
 
     @torch.no_grad()
     def _start_from_data(self, clips: int = 16) -> None:
@@ -246,10 +260,13 @@ class Trainer:
         # Speed is matched on the chains left to the lamp's own drive: stirred ones are meant to move more.
         calm = (stir.flatten() == 0).to(dev)
         motion = motion_mismatch(fake[calm], real) if bool(calm.any()) else fake.new_zeros(())
+        wax_motion = (self.wax.mismatch(fake[calm], real) if self.wax is not None and bool(calm.any())
+                      else fake.new_zeros(()))
         returning = latent.return_penalty(states, trail)
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
-         + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.return_weight * returning).backward()
+         + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.wax_motion_weight * wax_motion
+         + cfg.return_weight * returning).backward()
         self.opt_g.step()
         for d in (self.d_frame, self.d_temporal):
             d.requires_grad_(True)
@@ -263,6 +280,7 @@ class Trainer:
             "loss/d_frame": loss_d_frame.item(), "loss/d_clip": loss_d_clip.item(),
             "loss/g_frame": loss_g_frame.item(), "loss/g_clip": loss_g_clip.item(),
             "loss/moments": penalty.item(), "loss/spread": spread.item(), "loss/motion": motion.item(),
+            "loss/wax_motion": wax_motion.item(),
             "loss/return": returning.item(),
             "latent/mean": mean.mean().item(), "latent/std": std.mean().item(),
             "latent/skew": skew.mean().item(), "latent/kurt": kurt.mean().item(),
@@ -288,7 +306,8 @@ class Trainer:
             "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
             "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
                                                           "reset_prob", "noise_prob", "drive", "wander",
-                                                          "motion_weight", "return_weight", "trail_ticks")},
+                                                          "motion_weight", "wax_motion_weight", "return_weight",
+                                                          "trail_ticks")},
         }
 
     def save_lamp(self, path: Path | None = None, extra: dict | None = None) -> Path:

@@ -51,6 +51,7 @@ class TrainConfig:
     return_weight: float = 1.0       # weight of the penalty for a chain staying near its own past
     trail_ticks: float = 1000.0      # time constant of each chain's trail of its past (ticks)
     motion_weight: float = 1.0       # squared log ratio of generated to real motion per tick
+    wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     frame_d_frames: int = 2          # frames per clip the frame discriminator judges
     ema_decay: float = 0.999
     save_every_min: float = 5.0
@@ -85,7 +86,7 @@ SETTINGS = {
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
     "drive": "drive", "wander": "wander", "warmup": "warmup", "return_weight": "return_weight",
-    "motion_weight": "motion_weight", "reset_prob": "reset_prob", "judge_every_min": "judge_every_min",
+    "motion_weight": "motion_weight", "wax_motion_weight": "wax_motion_weight", "reset_prob": "reset_prob", "judge_every_min": "judge_every_min",
 }
 
 
@@ -130,6 +131,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"(default {d.return_weight})")
     p.add_argument("--motion-weight", type=float,
                    help=f"weight of matching the data's motion per tick (default {d.motion_weight})")
+    p.add_argument("--wax-motion-weight", type=float,
+                   help=f"weight of matching how fast the data's wax outline and centre move per tick "
+                        f"(default {d.wax_motion_weight})")
     p.add_argument("--reset-prob", type=float,
                    help=f"chance per chain and step of restarting from a fresh latent (default {d.reset_prob})")
     p.add_argument("--seed", type=int, help=f"seed for networks, latents and data (default {d.seed})")
@@ -177,6 +181,8 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainError(f"--return-weight must not be negative, not {cfg.return_weight}.")
     if cfg.motion_weight < 0:
         raise TrainError(f"--motion-weight must not be negative, not {cfg.motion_weight}.")
+    if cfg.wax_motion_weight < 0:
+        raise TrainError(f"--wax-motion-weight must not be negative, not {cfg.wax_motion_weight}.")
     if not 0 <= cfg.reset_prob <= 1:
         raise TrainError(f"--reset-prob must be a probability from 0 to 1, not {cfg.reset_prob}.")
     if cfg.save_every_min < 0 or cfg.sample_every_min < 0:

@@ -46,6 +46,7 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     assert meta["step"] == 2 and meta["images_seen"] == 2 * 4 * 4
     log = (out / "train.log").read_text()
     assert "start: duralava" in log and "step       2" in log and "finished at step 2" in log
+    assert "wax_motion" in log and lamp.meta["training"]["wax_motion_weight"] == 1.0
     assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
     assert (out / "samples" / "timelapse.mp4").stat().st_size > 1000
     assert any((out / "tb").iterdir())
@@ -121,6 +122,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--wander", "2"], "--wander must be from 0 to 1"),
     (["--reset-prob", "1.5"], "--reset-prob must be a probability"),
     (["--motion-weight", "-2"], "--motion-weight must not be negative"),
+    (["--wax-motion-weight", "-1"], "--wax-motion-weight must not be negative"),
 ])
 def test_bad_requests_give_one_sentence(tmp_path, lamp_data, capsys, args, match):
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(tmp_path / "r"), *args) == 1

@@ -1,0 +1,79 @@
+"""How fast the wax itself moves, measured differentiably, so training can hold it to the data's speed.
+
+A lamp can match the data's pixel change per tick without moving its wax: it
+fades a blob out in one place and in at another, or lets the glow shimmer.
+What a viewer sees as motion, and what ``duralava eval``'s clip features
+measure, is the wax's outline and position moving. :class:`SoftWax` finds the
+wax the way :class:`~duralava.models.features.WaxSegmenter` does (by colour,
+on the liquid -> wax axis of the data's two colour clusters), but with a steep
+sigmoid in place of the hard threshold, so the generator gets gradients through it.
+
+Two speeds per clip batch, each compared with the real clips' as a squared log
+ratio (zero when the lamp moves as fast as its data, whatever the scale):
+
+- outline: the mean change of the soft wax mask per tick over the pixels where
+  wax can be, the differentiable twin of eval's ``mask_change_rate``;
+- drift: how far the wax's centre of mass moves per tick (``centroid_speed``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .features import BRIGHTNESS_WEIGHT, WaxSegmenter
+
+SHARPNESS = 12.0   # sigmoid slope on the liquid (0) -> wax (1) axis: 0.4 -> 0.23, 0.6 -> 0.77
+EPS = 1e-4         # keeps the logs and the centre of mass finite for a lamp with no wax or no motion
+
+
+class SoftWax:
+    """A differentiable wax mask for clips (B, T, 3, S, S) in [0, 1], from a fitted segmenter."""
+
+    def __init__(self, segmenter: WaxSegmenter, device: torch.device | str = "cpu", sharpness: float = SHARPNESS):
+        centres = torch.from_numpy(np.asarray(segmenter.centres, np.float32))
+        self.origin = centres[0].to(device)                      # (4,) liquid centre in colour space
+        axis = centres[1] - centres[0]
+        self.axis = (axis / axis.dot(axis)).to(device)            # (4,) so that the wax centre lands at 1
+        self.active = torch.from_numpy(np.asarray(segmenter.active, np.float32)).to(device)   # (S, S)
+        self.sharpness = float(sharpness)
+        size = self.active.shape[0]
+        centres_of = (torch.arange(size, dtype=torch.float32, device=device) + 0.5) / size
+        self.height = (1.0 - centres_of).view(size, 1)           # (S, 1): row heights, top = 1
+        self.across = centres_of.view(1, size)                   # (1, S)
+
+    @classmethod
+    def fit(cls, frames: np.ndarray, device: torch.device | str = "cpu", mirrored: bool = True) -> "SoftWax":
+        """Fit on uint8 frames (N, S, S, 3); raises MetricsError if they hold no wax to find.
+
+        ``mirrored``: where wax can be includes its left-right mirror image, as
+        training shows clips mirrored half the time.
+        """
+        segmenter = WaxSegmenter.fit(frames)
+        if mirrored:
+            segmenter.active = segmenter.active | segmenter.active[:, ::-1]
+        return cls(segmenter, device)
+
+    def mask(self, clips: Tensor) -> Tensor:
+        """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): near 1 on wax, near 0 on liquid, 0 where wax never is."""
+        rgb = clips * 255.0
+        total = rgb.sum(dim=2, keepdim=True)                      # (B, T, 1, S, S)
+        colour = torch.cat([rgb / (total + 30.0), BRIGHTNESS_WEIGHT * total / 765.0], dim=2)
+        place = torch.einsum("btcyx,c->btyx", colour - self.origin.view(1, 1, 4, 1, 1), self.axis)
+        return torch.sigmoid(self.sharpness * (place - 0.5)) * self.active
+
+    def speeds(self, clips: Tensor) -> Tensor:
+        """(outline, drift) per tick over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor."""
+        m = self.mask(clips)                                      # (B, T, S, S)
+        outline = (m[:, 1:] - m[:, :-1]).abs().sum(dim=(-2, -1)) / self.active.sum().clamp_min(1.0)
+        area = m.sum(dim=(-2, -1)) + EPS                          # (B, T)
+        cy = (m * self.height).sum(dim=(-2, -1)) / area
+        cx = (m * self.across).sum(dim=(-2, -1)) / area
+        drift = (cy[:, 1:] - cy[:, :-1]).abs() + (cx[:, 1:] - cx[:, :-1]).abs()
+        return torch.stack([outline.mean(), drift.mean()])
+
+    def mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
+        """Sum over the two speeds of (log(fake / real))^2: a scalar, zero when the wax moves as in the data."""
+        with torch.no_grad():
+            target = self.speeds(real)
+        return (torch.log(self.speeds(fake) + EPS) - torch.log(target + EPS)).pow(2).sum()

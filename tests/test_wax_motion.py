@@ -1,0 +1,90 @@
+"""The wax-motion term: a soft wax mask that agrees with eval's, and speeds that tell moving wax from fading wax."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from duralava.models.features import MetricsError, WaxSegmenter, clip_features, CLIP_FEATURES
+from duralava.models.wax_motion import SoftWax
+
+S = 32
+LIQUID, WAX = (60, 20, 90), (250, 120, 30)
+
+
+def blob_frames(heights, alpha=None) -> np.ndarray:
+    """Frames (N, S, S, 3) of one round blob at each height (0..1 of the frame, top = 0), faded by ``alpha``."""
+    yy, xx = np.mgrid[0:S, 0:S]
+    alpha = np.ones(len(heights)) if alpha is None else np.asarray(alpha)
+    out = np.empty((len(heights), S, S, 3), np.float32)
+    out[:] = LIQUID
+    for i, (h, a) in enumerate(zip(heights, alpha)):
+        wax = (yy - h * S) ** 2 + (xx - S / 2) ** 2 < 20
+        out[i][wax] = a * np.array(WAX, np.float32) + (1 - a) * np.array(LIQUID, np.float32)
+    return out.round().astype(np.uint8)
+
+
+def as_clips(frames: np.ndarray, t: int) -> torch.Tensor:
+    x = torch.from_numpy(frames).float().div(255).permute(0, 3, 1, 2)
+    return x.unflatten(0, (len(frames) // t, t))
+
+
+@pytest.fixture(scope="module")
+def soft():
+    sweep = np.concatenate([np.linspace(0.2, 0.8, 40), np.linspace(0.8, 0.2, 40)])
+    return SoftWax.fit(blob_frames(sweep), mirrored=False)
+
+
+def test_the_soft_mask_agrees_with_evals_hard_mask(soft):
+    frames = blob_frames(np.linspace(0.25, 0.75, 12))
+    hard = WaxSegmenter.fit(frames).mask(frames)
+    m = soft.mask(as_clips(frames, 12))[0].numpy()
+    assert ((m > 0.5) == hard).mean() > 0.99
+    assert m[hard].min() > 0.9 and m[~hard].max() < 0.1   # steep: near 0 or 1 off the edge
+
+
+def test_moving_wax_is_fast_and_a_brightening_glow_is_not(soft):
+    t = 8
+    rising = as_clips(blob_frames(np.linspace(0.7, 0.3, t)), t)
+    slow = as_clips(blob_frames(np.linspace(0.7, 0.6, t)), t)
+    still = as_clips(blob_frames(np.full(t, 0.5)), t)
+    outline, drift = soft.speeds(rising)
+    assert drift.item() == pytest.approx(0.4 / (t - 1), rel=0.1)      # the centre moves 0.4 of the frame
+    assert soft.speeds(still).max().item() < 1e-6
+    assert (soft.speeds(slow) < soft.speeds(rising)).all()
+    # A glow brightening the liquid changes pixels but moves no wax.
+    glow = blob_frames(np.full(t, 0.5)).astype(np.float32) * np.linspace(0.8, 1.0, t)[:, None, None, None]
+    glow = as_clips(glow.round().astype(np.uint8), t)
+    assert soft.speeds(glow)[1] < 0.05 * drift and (glow[:, 1:] - glow[:, :-1]).abs().mean() > 0.005
+    # Eval's clip features, from the hard mask, say the same about the rising blob.
+    seg = WaxSegmenter.fit(blob_frames(np.linspace(0.2, 0.8, 40)))
+    hard = clip_features(blob_frames(np.linspace(0.7, 0.3, t))[None], seg)[0]
+    speed_y = hard[CLIP_FEATURES.index("centroid_speed_y")]
+    assert drift.item() == pytest.approx(speed_y, rel=0.15)
+
+
+def test_the_mismatch_is_zero_at_the_data_speed_and_teaches_the_wax_to_move(soft):
+    t = 8
+    real = as_clips(blob_frames(np.linspace(0.7, 0.3, t)), t)
+    slow = as_clips(blob_frames(np.linspace(0.7, 0.5, t)), t)
+    fast = as_clips(np.concatenate([blob_frames(np.linspace(0.9, 0.1, t))]), t)
+    assert soft.mismatch(real.clone(), real).item() < 1e-8
+    assert soft.mismatch(slow, real) > 0.5 and soft.mismatch(fast, real) > 0.3
+    fake = slow.clone().requires_grad_(True)
+    soft.mismatch(fake, real).backward()
+    assert torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
+
+
+def test_frames_without_wax_cannot_be_fitted():
+    with pytest.raises(MetricsError, match="never change"):
+        SoftWax.fit(blob_frames(np.full(10, 0.5)))
+
+
+def test_mirrored_training_clips_keep_their_wax(soft):
+    # A lamp whose wax only ever sits on the left: its mirror image is on the right.
+    frames = blob_frames(np.linspace(0.3, 0.7, 20))
+    frames = np.concatenate([frames[:, :, 8:], frames[:, :, :8]], axis=2)   # shift the blob left
+    plain, mirrored = SoftWax.fit(frames, mirrored=False), SoftWax.fit(frames)
+    flipped = as_clips(frames[:, :, ::-1].copy(), 20)
+    assert mirrored.mask(flipped).sum() > 0.9 * plain.mask(as_clips(frames, 20)).sum()
+    assert plain.mask(flipped).sum() < 0.5 * plain.mask(as_clips(frames, 20)).sum()
