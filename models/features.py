@@ -23,6 +23,7 @@ PROFILE_BANDS = 8
 COLOUR_EDGES = np.array([0.1, 0.3, 0.5, 0.7, 0.9], np.float32)  # along the liquid->wax axis
 CHUNK = 512               # frames per block, to bound memory on long runs
 BRIGHTNESS_WEIGHT = 0.25  # brightness next to chromaticity; more confuses white wax with glow
+DARK_OFFSET = 30.0        # added to R+G+B before dividing, so near-black pixels have no wild hue
 
 FRAME_FEATURES = (
     ["coverage"]
@@ -57,7 +58,7 @@ def colour_space(pixels: np.ndarray) -> np.ndarray:
     """
     x = pixels.astype(np.float32)
     total = x.sum(-1, keepdims=True)
-    return np.concatenate([x / (total + 30.0), BRIGHTNESS_WEIGHT * total / 765.0], -1)
+    return np.concatenate([x / (total + DARK_OFFSET), BRIGHTNESS_WEIGHT * total / 765.0], -1)
 
 
 @dataclass

@@ -18,7 +18,6 @@ import copy
 import json
 import os
 import signal
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -180,22 +179,22 @@ class Trainer:
         self.carry = latent.sample(cfg.batch, self.generator.z_dim, generator=self.rng).to(device)
         self.trail = torch.zeros_like(self.carry)      # each chain's slow average of its past latents
         self.best: dict | None = None                  # the best fidelity check so far (see train_judge)
-        self.wax = self._find_wax() if cfg.wax_motion_weight > 0 else None
+        self.wax, self.wax_missing = None, None         # the wax-motion term's mask, or why there is none
+        if cfg.wax_motion_weight > 0:
+            self._find_wax()
         if resumed:
             self._restore(*resumed)
         else:
             self._start_from_data()
 
-    def _find_wax(self) -> SoftWax | None:
-        """The data's wax, found by colour, for the wax-motion term; None (and a warning) where there is none."""
+    def _find_wax(self) -> None:
+        """The data's wax, found by colour, for the wax-motion term; where there is none, the reason."""
         from .features import MetricsError
 
         try:
-            return SoftWax.fit(self.data.frames.frames, self.device)
+            self.wax = SoftWax.fit(self.data.frames.frames, self.device)
         except MetricsError as e:
-            if self.is_main:
-                print(f"duralava train: no wax-motion term: {e}", file=sys.stderr)
-            return None
+            self.wax_missing = str(e)
 
     @torch.no_grad()
     def _start_from_data(self, clips: int = 16) -> None:
@@ -259,9 +258,12 @@ class Trainer:
         spread = latent.population_penalty(proposals)
         # Speed is matched on the chains left to the lamp's own drive: stirred ones are meant to move more.
         calm = (stir.flatten() == 0).to(dev)
-        motion = motion_mismatch(fake[calm], real) if bool(calm.any()) else fake.new_zeros(())
-        wax_motion = (self.wax.mismatch(fake[calm], real) if self.wax is not None and bool(calm.any())
-                      else fake.new_zeros(()))
+        motion = wax_motion = fake.new_zeros(())
+        if bool(calm.any()):
+            calm_fake = fake[calm]
+            motion = motion_mismatch(calm_fake, real)
+            if self.wax is not None:
+                wax_motion = self.wax.mismatch(calm_fake, real)
         returning = latent.return_penalty(states, trail)
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty

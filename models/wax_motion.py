@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .features import BRIGHTNESS_WEIGHT, WaxSegmenter
+from .features import BRIGHTNESS_WEIGHT, DARK_OFFSET, WaxSegmenter
 
 SHARPNESS = 12.0   # sigmoid slope on the liquid (0) -> wax (1) axis: 0.4 -> 0.23, 0.6 -> 0.77
 EPS = 1e-4         # keeps the logs and the centre of mass finite for a lamp with no wax or no motion
@@ -56,9 +56,10 @@ class SoftWax:
 
     def mask(self, clips: Tensor) -> Tensor:
         """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): near 1 on wax, near 0 on liquid, 0 where wax never is."""
+        # features.colour_space, on the channel axis of float clips
         rgb = clips * 255.0
         total = rgb.sum(dim=2, keepdim=True)                      # (B, T, 1, S, S)
-        colour = torch.cat([rgb / (total + 30.0), BRIGHTNESS_WEIGHT * total / 765.0], dim=2)
+        colour = torch.cat([rgb / (total + DARK_OFFSET), BRIGHTNESS_WEIGHT * total / 765.0], dim=2)
         place = torch.einsum("btcyx,c->btyx", colour - self.origin.view(1, 1, 4, 1, 1), self.axis)
         return torch.sigmoid(self.sharpness * (place - 0.5)) * self.active
 
