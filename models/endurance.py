@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .latent import moments, renormalise
+from .latent import covariance, directions, moments, renormalise
 
 # Kept latents cost seeds * ticks / history_every * Z * 4 bytes; past this, ask for a sparser history.
 MAX_HISTORY_BYTES = 2 * 1024**3
@@ -88,6 +88,7 @@ class EnduranceResult:
     latent_step: np.ndarray                 # (W, B) mean |z_{t+1} - z_t| / sqrt(2 Z)
     closest_return: np.ndarray              # (B,) smallest return distance / sqrt(2 Z)
     closest_ticks: np.ndarray               # (B, 2) the ticks (later, earlier) of that return
+    directions: float                       # directions the kept latents spread over, 1..Z (latent.directions)
     final_latent: Tensor = field(repr=False)  # (B, Z) where the run ended, for fidelity after it
     seconds: float = 0.0
     decoded_frames: int = 0
@@ -170,6 +171,13 @@ class ReturnSearch:
         self.chunk = chunk
         self.best = torch.full((seeds,), math.inf, dtype=torch.float64)
         self.best_ticks = torch.full((seeds, 2), -1, dtype=torch.long)
+
+    def directions(self) -> float:
+        """How many directions all kept latents spread over (NaN before any are kept): few means repeats."""
+        if self.size == 0:
+            return math.nan
+        kept = self.history[:, :self.size].reshape(-1, self.history.shape[-1]).double()
+        return directions(covariance(kept))
 
     def add(self, latents: Tensor, ticks: Tensor) -> Tensor:
         """Keep (B, q, Z) latents from ``ticks`` (q,) and search them against all kept ones.
@@ -282,6 +290,7 @@ def run_endurance(rnn: nn.Module, generator: nn.Module, z_dim: int, reference_mo
         window_end=(np.arange(W) + 1) * c.window, nonfinite=nonfinite,
         closest_return=(search.best.sqrt() / typical).numpy(),
         closest_ticks=search.best_ticks.numpy(),
+        directions=search.directions(),
         final_latent=buffer[0].cpu().clone(), seconds=time.perf_counter() - t0, decoded_frames=decoded,
         **figures,
     )
@@ -333,7 +342,8 @@ def endurance_checks(result: EnduranceResult) -> list[dict]:
          "measured": f"{n_frozen} of {B}", "passed": n_frozen == 0},
         {"name": "closest return / sqrt(2Z)", "wanted": f">= {c.repeat_ratio} (sqrt(2Z) = {typical:.3g}), "
                                                          f"> {c.min_gap} ticks apart",
-         "measured": f"{r.closest_return[best]:.3g}{where}; {int(r.repeating().sum())} of {B} seeds repeat",
+         "measured": f"{r.closest_return[best]:.3g}{where}; {int(r.repeating().sum())} of {B} seeds repeat; "
+                     f"the latents spread over {r.directions:.1f} of {r.final_latent.shape[1]} directions",
          "passed": not bool(r.repeating().any())},
     ]
 

@@ -201,7 +201,8 @@ def endurance_target(ev: Evaluation) -> list[dict]:
         "mean_latent_step": float(result.latent_step.mean()),
         "window_motion_ratio": [float(v) for v in result.window_motion() / motion],
         "closest_return": float(result.closest_return.min()),
-        "closest_return_per_seed": [float(v) for v in result.closest_return], "rows": rows,
+        "closest_return_per_seed": [float(v) for v in result.closest_return],
+        "latent_directions": result.directions, "rows": rows,
     }
     return rows
 

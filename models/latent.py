@@ -64,6 +64,37 @@ def return_penalty(zs: Tensor, trail: Tensor) -> Tensor:
     return torch.relu(1 - d2).mean()
 
 
+def covariance(z: Tensor) -> Tensor:
+    """Second moments of latents (N, Z) about the origin: (Z, Z). The identity for N(0, I) draws."""
+    return z.T @ z / z.shape[0]
+
+
+def directions(cov: Tensor) -> float:
+    """How many directions a covariance (Z, Z) spreads over: (tr C)^2 / tr(C^2), from 1 (a line) to Z (white)."""
+    c = cov.detach().double()
+    return float(torch.trace(c) ** 2 / (c * c).sum().clamp_min(EPS))
+
+
+def whiteness_penalty(states: Tensor, running: Tensor, rate: float) -> tuple[Tensor, Tensor]:
+    """How far the latents' covariance over many ticks is from the identity: 0 when white, a scalar.
+
+    Per-sample moments and the population penalty both hold for a lamp whose
+    latents all lie in a handful of directions (each entry a mix of the same
+    few), and such a lamp comes back near where it has been within a long run.
+    ``running`` (Z, Z) is the covariance so far, a moving average over steps
+    (held fixed); ``states`` (N, Z) are this step's latents, which update it by
+    ``rate``. The value is ||C - I||^2 / Z of the updated average; its gradient
+    reaches this step's latents in full (not scaled by ``rate``), pushing them
+    out along the directions the lamp has used too little and in along those it
+    has used too much. Returns the penalty and the updated average (detached).
+    """
+    batch = covariance(states)
+    updated = running.detach().lerp(batch.detach(), rate)
+    surrogate = updated + (batch - batch.detach())
+    eye = torch.eye(states.shape[1], device=states.device, dtype=states.dtype)
+    return (surrogate - eye).pow(2).sum() / states.shape[1], updated
+
+
 def renormalise(z: Tensor) -> Tensor:
     """Per sample: subtract the mean and divide by the std over the last dim (safe for constant z)."""
     mean = z.mean(dim=-1, keepdim=True)

@@ -37,6 +37,11 @@ from .temporal_discriminator import TemporalDiscriminator, TemporalDiscriminator
 from .wax_motion import SoftWax
 from .train_cmd import TrainConfig, TrainError
 
+# Steps over which the chains' latent covariance is averaged for the whiteness penalty: a chain
+# forgets where it was within about a hundred ticks (a dozen steps), so this spans hundreds of
+# independent latents per chain.
+COVARIANCE_STEPS = 100
+
 
 def pick_device(name: str = "auto") -> torch.device:
     """CUDA, then Apple MPS, then CPU, unless one is named."""
@@ -178,6 +183,7 @@ class Trainer:
         self.data, self.data_info = open_training_data(cfg, self.image_size, self.rank, self.world)
         self.carry = latent.sample(cfg.batch, self.generator.z_dim, generator=self.rng).to(device)
         self.trail = torch.zeros_like(self.carry)      # each chain's slow average of its past latents
+        self.latent_cov: Tensor | None = None          # the chains' latent covariance, averaged over steps
         self.best: dict | None = None                  # the best fidelity check so far (see train_judge)
         self.wax, self.wax_missing = None, None         # the wax-motion term's mask, or why there is none
         if cfg.wax_motion_weight > 0:
@@ -265,10 +271,14 @@ class Trainer:
             if self.wax is not None:
                 wax_motion = self.wax.mismatch(calm_fake, real)
         returning = latent.return_penalty(states, trail)
+        flat = states.flatten(0, 1)
+        if self.latent_cov is None:
+            self.latent_cov = latent.covariance(flat.detach())
+        whiten, self.latent_cov = latent.whiteness_penalty(flat, self.latent_cov, 1.0 / COVARIANCE_STEPS)
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
          + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.wax_motion_weight * wax_motion
-         + cfg.return_weight * returning).backward()
+         + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
         self.opt_g.step()
         for d in (self.d_frame, self.d_temporal):
             d.requires_grad_(True)
@@ -283,7 +293,8 @@ class Trainer:
             "loss/g_frame": loss_g_frame.item(), "loss/g_clip": loss_g_clip.item(),
             "loss/moments": penalty.item(), "loss/spread": spread.item(), "loss/motion": motion.item(),
             "loss/wax_motion": wax_motion.item(),
-            "loss/return": returning.item(),
+            "loss/return": returning.item(), "loss/whiten": whiten.item(),
+            "latent/directions": latent.directions(self.latent_cov),
             "latent/mean": mean.mean().item(), "latent/std": std.mean().item(),
             "latent/skew": skew.mean().item(), "latent/kurt": kurt.mean().item(),
             "d/real_frame": frame_logits[:n].mean().item(), "d/fake_frame": frame_logits[n:].mean().item(),
@@ -309,7 +320,7 @@ class Trainer:
             "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
                                                           "reset_prob", "noise_prob", "drive", "wander",
                                                           "motion_weight", "wax_motion_weight", "return_weight",
-                                                          "trail_ticks")},
+                                                          "trail_ticks", "whiten_weight")},
         }
 
     def save_lamp(self, path: Path | None = None, extra: dict | None = None) -> Path:
@@ -336,6 +347,8 @@ class Trainer:
             groups[prefix] = sd["param_groups"]
         tensors["carry.z"] = self.carry.detach().cpu()
         tensors["carry.trail"] = self.trail.detach().cpu()
+        if self.latent_cov is not None:
+            tensors["carry.covariance"] = self.latent_cov.detach().cpu()
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.trainer"] = self.rng.get_state()
         meta = {"step": self.step, "wall_time_s": self.wall_time_s, "images_seen": self.images_seen,
@@ -373,6 +386,9 @@ class Trainer:
             self.carry = tensors["carry.z"].to(self.device)
             if "carry.trail" in tensors:
                 self.trail = tensors["carry.trail"].to(self.device)
+        z_dim = self.generator.z_dim
+        if "carry.covariance" in tensors and tensors["carry.covariance"].shape == (z_dim, z_dim):
+            self.latent_cov = tensors["carry.covariance"].to(self.device)
         if self.rank == 0:
             torch.set_rng_state(tensors["rng.torch"])
             self.rng.set_state(tensors["rng.trainer"])

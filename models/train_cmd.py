@@ -50,6 +50,7 @@ class TrainConfig:
     warmup: int = 1000               # ticks a fresh latent is run before the lamp is shown (stored in the lamp)
     return_weight: float = 1.0       # weight of the penalty for a chain staying near its own past
     trail_ticks: float = 1000.0      # time constant of each chain's trail of its past (ticks)
+    whiten_weight: float = 1.0       # weight of the penalty for latents whose covariance is not the identity
     motion_weight: float = 1.0       # squared log ratio of generated to real motion per tick
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     frame_d_frames: int = 2          # frames per clip the frame discriminator judges
@@ -86,6 +87,7 @@ SETTINGS = {
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
     "drive": "drive", "wander": "wander", "warmup": "warmup", "return_weight": "return_weight",
+    "whiten_weight": "whiten_weight",
     "motion_weight": "motion_weight", "wax_motion_weight": "wax_motion_weight", "reset_prob": "reset_prob", "judge_every_min": "judge_every_min",
 }
 
@@ -129,6 +131,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--return-weight", type=float,
                    help=f"weight of the penalty for a chain of latents staying near its own past "
                         f"(default {d.return_weight})")
+    p.add_argument("--whiten-weight", type=float,
+                   help=f"weight of the penalty for latents that use only a few of their directions "
+                        f"(covariance over many ticks away from the identity; default {d.whiten_weight})")
     p.add_argument("--motion-weight", type=float,
                    help=f"weight of matching the data's motion per tick (default {d.motion_weight})")
     p.add_argument("--wax-motion-weight", type=float,
@@ -179,6 +184,8 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainError(f"--warmup must be from 0 to 100000 ticks, not {cfg.warmup}.")
     if cfg.return_weight < 0:
         raise TrainError(f"--return-weight must not be negative, not {cfg.return_weight}.")
+    if cfg.whiten_weight < 0:
+        raise TrainError(f"--whiten-weight must not be negative, not {cfg.whiten_weight}.")
     if cfg.motion_weight < 0:
         raise TrainError(f"--motion-weight must not be negative, not {cfg.motion_weight}.")
     if cfg.wax_motion_weight < 0:

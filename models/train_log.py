@@ -109,7 +109,8 @@ class TrainLog:
             self.bar.update(1)
             self.bar.set_postfix_str(f"D {stats['loss/d_frame']:.2f}/{stats['loss/d_clip']:.2f} "
                                      f"G {stats['loss/g_frame']:.2f}/{stats['loss/g_clip']:.2f} "
-                                     f"skew {stats['latent/skew']:+.2f} kurt {stats['latent/kurt']:.2f}",
+                                     f"skew {stats['latent/skew']:+.2f} kurt {stats['latent/kurt']:.2f} "
+                                     f"dirs {stats['latent/directions']:.1f}",
                                      refresh=False)
         if t.step % max(1, self.cfg.log_every) and not self.cfg.dry_run:
             return

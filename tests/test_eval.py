@@ -116,6 +116,7 @@ def test_healthy_lamp_passes_every_check():
     assert r.motion_in_band().all(), r.window_motion() / reference
     assert not r.frozen().any()
     assert r.closest_return.min() > 0.3, r.closest_return        # random-like latents stay far apart
+    assert r.directions > 40                                      # ... in all their directions
     assert r.passed()
     rows = endurance_checks(r)
     assert [row["passed"] for row in rows] == [True] * len(rows)
@@ -138,6 +139,7 @@ def test_frozen_lamp_is_flagged_frozen_and_repeating():
     assert r.frozen().all()                     # ... but nothing moves
     assert not r.motion_in_band().any()
     assert r.repeating().all() and r.closest_return.max() < 1e-3
+    assert r.directions < 6.5                                     # one point per seed: six seeds, six directions
     rows = {row["name"]: row for row in endurance_checks(r)}
     assert not rows["frozen seeds"]["passed"] and not rows["closest return / sqrt(2Z)"]["passed"]
     assert not r.passed()

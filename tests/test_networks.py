@@ -192,3 +192,51 @@ def test_return_penalty_is_near_zero_for_an_explorer_and_near_one_for_a_chain_th
     # The push is away from the trail: a small step along minus the gradient leaves the spot.
     step = renormalise((moved - 0.5 * moved.grad / moved.grad.norm(dim=-1, keepdim=True)).detach())
     assert (step - spot[:, None]).norm(dim=-1).mean() > (stayer - spot[:, None]).norm(dim=-1).mean()
+
+
+def _few_directions(n: int, basis: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Latents (n, Z) that pass every per-sample test but all lie in the directions of ``basis`` (Z, k)."""
+    return renormalise(torch.randn(n, basis.shape[1], generator=g) @ basis.T)
+
+
+def _basis(dims: int, g: torch.Generator) -> torch.Tensor:
+    return torch.linalg.qr(torch.randn(Z_DIM, dims, generator=g)).Q          # (Z, dims), orthonormal
+
+
+def test_whiteness_penalty_tells_white_latents_from_ones_in_a_few_directions():
+    from duralava.models.latent import covariance, directions, whiteness_penalty
+
+    g = torch.Generator().manual_seed(7)
+    basis = _basis(6, g)
+    white_cov = covariance(sample(256, generator=g))
+    few_cov = covariance(_few_directions(256, basis, g))
+    for _ in range(200):       # the running average over many steps, as training keeps it
+        white, white_cov = whiteness_penalty(sample(256, generator=g), white_cov, 0.02)
+        few_states = _few_directions(256, basis, g)
+        few, few_cov = whiteness_penalty(few_states, few_cov, 0.02)
+    assert white.item() < 0.2 and directions(white_cov) > 50
+    assert few.item() > 5 and directions(few_cov) < 6.5
+    # The narrow lamp's latents look normal one by one: only the covariance over many ticks tells.
+    assert moment_penalty(few_states).item() < 1.5 * moment_penalty(sample(256, generator=g)).item()
+
+
+def test_whiteness_penalty_pushes_latents_into_the_directions_left_unused():
+    from duralava.models.latent import covariance, directions, whiteness_penalty
+
+    g = torch.Generator().manual_seed(8)
+    basis = _basis(6, g)
+    states = _few_directions(512, basis, g) + 0.1 * torch.randn(512, Z_DIM, generator=g)
+    # What many steps of such latents average to: all the variance in the six directions.
+    running = Z_DIM / 6 * basis @ basis.T + 0.01 * torch.eye(Z_DIM)
+    moved = states.clone().requires_grad_(True)       # as training proposes them, before renormalising
+    penalty, updated = whiteness_penalty(renormalise(moved), running, 0.01)
+    penalty.backward()
+    assert not updated.requires_grad
+    assert torch.allclose(updated, running.lerp(covariance(renormalise(states)), 0.01), atol=1e-4)
+    # The gradient reaches this step's latents in full, not scaled down by the averaging rate.
+    assert moved.grad.norm() > 1e-3
+    push = moved.grad / moved.grad.norm(dim=-1, keepdim=True)
+    before = directions(covariance(states))
+    # Downhill widens the latents into the unused directions; uphill narrows them further.
+    assert directions(covariance(renormalise((moved - push).detach()))) > before + 0.3
+    assert directions(covariance(renormalise((moved + push).detach()))) < before - 0.01

@@ -42,11 +42,13 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     with torch.no_grad():
         frame = lamp.generator(lamp.rnn(torch.randn(1, lamp.z_dim)))
     assert frame.shape == (1, 3, 32, 32) and torch.isfinite(frame).all()
-    _, meta = load_training_state(out / "state.safetensors")
+    tensors, meta = load_training_state(out / "state.safetensors")
+    assert tensors["carry.covariance"].shape == (lamp.z_dim, lamp.z_dim)
     assert meta["step"] == 2 and meta["images_seen"] == 2 * 4 * 4
     log = (out / "train.log").read_text()
     assert "start: duralava" in log and "step       2" in log and "finished at step 2" in log
     assert "wax_motion" in log and lamp.meta["training"]["wax_motion_weight"] == 1.0
+    assert "whiten" in log and "directions" in log and lamp.meta["training"]["whiten_weight"] == 1.0
     assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
     assert (out / "samples" / "timelapse.mp4").stat().st_size > 1000
     assert any((out / "tb").iterdir())
@@ -123,6 +125,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--reset-prob", "1.5"], "--reset-prob must be a probability"),
     (["--motion-weight", "-2"], "--motion-weight must not be negative"),
     (["--wax-motion-weight", "-1"], "--wax-motion-weight must not be negative"),
+    (["--whiten-weight", "-0.5"], "--whiten-weight must not be negative"),
 ])
 def test_bad_requests_give_one_sentence(tmp_path, lamp_data, capsys, args, match):
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(tmp_path / "r"), *args) == 1
