@@ -310,6 +310,11 @@ class Trainer:
             for be, b in zip(ema.buffers(), live.buffers()):
                 be.copy_(b)
 
+    def run_settings(self) -> dict:
+        """How this run's lamp runs (not weights): a best scored under other settings is another lamp."""
+        c = self.rnn.config
+        return {"drive": c.drive, "wander": c.wander, "warmup": c.warmup}
+
     # --- files ----------------------------------------------------------------------------------
 
     def lamp_meta(self) -> dict:

@@ -50,7 +50,8 @@ class TrainConfig:
     warmup: int = 1000               # ticks a fresh latent is run before the lamp is shown (stored in the lamp)
     return_weight: float = 1.0       # weight of the penalty for a chain staying near its own past
     trail_ticks: float = 1000.0      # time constant of each chain's trail of its past (ticks)
-    whiten_weight: float = 1.0       # weight of the penalty for latents whose covariance is not the identity
+    whiten_weight: float = 0.0       # weight of the penalty for latents whose covariance is not the identity
+                                     # (off: on a trained lamp it spread the latent but broke the frames)
     motion_weight: float = 1.0       # squared log ratio of generated to real motion per tick
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     frame_d_frames: int = 2          # frames per clip the frame discriminator judges

@@ -168,7 +168,7 @@ class TrainLog:
                     self.writer.add_scalar(f"judge/{k}", v, t.step)
         best = beats(record, t.best)
         if best:
-            t.best = {**record, **self.judge_.describe()}
+            t.best = {**record, **self.judge_.describe(), "runs": t.run_settings()}
             t.save_lamp(self.out / "best.safetensors", extra={"judged": t.best})
         self.write(f"step {t.step:7d}  {summary(record)}" + ("  -> best.safetensors" if best else
                                                              f"  (best {t.best['score']:.1f}x at step {t.best['step']})"))
@@ -195,7 +195,13 @@ class TrainLog:
             self.judging = False
             self.write(f"no fidelity checks: {e}")
             return False
-        # A best from the resumed state counts only if this judge scored it and its lamp is still there.
+        # A best from the resumed state counts only if this judge scored it, its lamp is still there
+        # and it ran as this run's lamp runs (a resumed run may change the drive, wander or warm-up).
+        ran = t.best.get("runs", t.run_settings()) if isinstance(t.best, dict) else None
+        if t.best is not None and ran != t.run_settings():
+            self.write(f"the resumed best ran with {_settings(ran)}, this run's lamp with "
+                       f"{_settings(t.run_settings())}: its best starts afresh")
+            t.best = None
         if not (self.judge_.made(t.best) and (self.out / "best.safetensors").exists()):
             t.best = None
         floor = self.judge_.floor
@@ -260,3 +266,8 @@ class TrainLog:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+
+
+def _settings(runs: dict) -> str:
+    """'drive 1, wander 0.06, warmup 1000' for a lamp's run settings."""
+    return ", ".join(f"{k} {v:g}" for k, v in runs.items()) if isinstance(runs, dict) else str(runs)

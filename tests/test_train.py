@@ -48,7 +48,7 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     log = (out / "train.log").read_text()
     assert "start: duralava" in log and "step       2" in log and "finished at step 2" in log
     assert "wax_motion" in log and lamp.meta["training"]["wax_motion_weight"] == 1.0
-    assert "whiten" in log and "directions" in log and lamp.meta["training"]["whiten_weight"] == 1.0
+    assert "whiten" in log and "directions" in log and lamp.meta["training"]["whiten_weight"] == 0.0
     assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
     assert (out / "samples" / "timelapse.mp4").stat().st_size > 1000
     assert any((out / "tb").iterdir())
@@ -191,6 +191,17 @@ def test_the_best_lamp_is_kept_and_a_resume_remembers_it(tmp_path, lamp_data):
     assert f"best so far {judged['score']:.1f}x at step {judged['step']}" in resumed_log
     _, meta = load_training_state(out / "state.safetensors")
     assert meta["best"]["score"] <= judged["score"]
+    assert meta["best"]["runs"] == {"drive": 1.0, "wander": 0.06, "warmup": 1000}
+    # A resume that changes how the lamp runs scores a different lamp: its best starts afresh.
+    before = (out / "train.log").read_text()
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1", "--resume",
+                 "--wander", "0.15") == 0
+    changed_log = (out / "train.log").read_text()[len(before):]
+    assert "ran with drive 1, wander 0.06, warmup 1000, this run's lamp with drive 1, wander 0.15" in changed_log
+    assert "best so far" not in changed_log
+    _, meta = load_training_state(out / "state.safetensors")
+    assert meta["best"]["runs"]["wander"] == 0.15
+    assert load_lamp(out / "best.safetensors").rnn.config.wander == 0.15
 
 
 def test_no_judge_leaves_no_best_lamp(tmp_path, lamp_data):
