@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .latent import covariance, directions, moments, renormalise
+from .latent import directions, moments, renormalise
 
 # Kept latents cost seeds * ticks / history_every * Z * 4 bytes; past this, ask for a sparser history.
 MAX_HISTORY_BYTES = 2 * 1024**3
@@ -176,8 +176,9 @@ class ReturnSearch:
         """How many directions all kept latents spread over (NaN before any are kept): few means repeats."""
         if self.size == 0:
             return math.nan
-        kept = self.history[:, :self.size].reshape(-1, self.history.shape[-1]).double()
-        return directions(covariance(kept))
+        kept = self.history[:, :self.size]                              # (B, H, Z), a view
+        # Per seed and summed: no copy of the whole history (up to MAX_HISTORY_BYTES) to flatten it.
+        return directions(torch.bmm(kept.transpose(1, 2), kept).sum(0) / (kept.shape[0] * kept.shape[1]))
 
     def add(self, latents: Tensor, ticks: Tensor) -> Tensor:
         """Keep (B, q, Z) latents from ``ticks`` (q,) and search them against all kept ones.

@@ -197,8 +197,8 @@ class TrainLog:
             return False
         # A best from the resumed state counts only if this judge scored it, its lamp is still there
         # and it ran as this run's lamp runs (a resumed run may change the drive, wander or warm-up).
-        ran = t.best.get("runs", t.run_settings()) if isinstance(t.best, dict) else None
-        if t.best is not None and ran != t.run_settings():
+        ran = t.best.get("runs") if isinstance(t.best, dict) else None
+        if ran is not None and ran != t.run_settings():
             self.write(f"the resumed best ran with {_settings(ran)}, this run's lamp with "
                        f"{_settings(t.run_settings())}: its best starts afresh")
             t.best = None
