@@ -137,7 +137,8 @@ class Trainer:
         if cfg.resume and state_path.exists():
             resumed = load_training_state(state_path)
         nets = resumed[1]["networks"] if resumed else {
-            "generator": asdict(GeneratorConfig(image_size=cfg.image_size, width=cfg.g_width)),
+            "generator": asdict(GeneratorConfig(image_size=cfg.image_size, width=cfg.g_width,
+                                                smooth=bool(cfg.smooth))),
             "rnn": asdict(RNNConfig(hidden=cfg.rnn_hidden)),
             "frame_d": asdict(FrameDiscriminatorConfig(image_size=cfg.image_size, width=cfg.d_width)),
             "temporal_d": asdict(TemporalDiscriminatorConfig(image_size=cfg.image_size, width=cfg.td_width,
@@ -146,6 +147,9 @@ class Trainer:
         # The drive is how the lamp runs, not a weight: a resumed run may change it.
         nets = {**nets, "rnn": {**nets["rnn"], "drive": float(cfg.drive), "wander": float(cfg.wander),
                                   "warmup": int(cfg.warmup)}}
+        # So is the generator's logit filter: it has no weights.
+        if cfg.smooth is not None:
+            nets["generator"] = {**nets["generator"], "smooth": bool(cfg.smooth)}
         self.net_configs = nets
         try:
             self.generator = Generator(GeneratorConfig(**nets["generator"]))
@@ -313,7 +317,7 @@ class Trainer:
     def run_settings(self) -> dict:
         """How this run's lamp runs (not weights): a best scored under other settings is another lamp."""
         c = self.rnn.config
-        return {"drive": c.drive, "wander": c.wander, "warmup": c.warmup}
+        return {"drive": c.drive, "wander": c.wander, "warmup": c.warmup, "smooth": self.generator.config.smooth}
 
     # --- files ----------------------------------------------------------------------------------
 

@@ -33,6 +33,8 @@ class TrainConfig:
     stride: int = 1                  # dataset frames per tick
     image_size: int = 64
     g_width: int = 16
+    smooth: bool | None = None       # the generator's logit filter (models/generator.py); None: off for a new
+                                     # run, as the resumed state has it otherwise
     rnn_hidden: int = 512
     d_width: int = 16
     td_width: int = 16
@@ -88,7 +90,7 @@ SETTINGS = {
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
     "drive": "drive", "wander": "wander", "warmup": "warmup", "return_weight": "return_weight",
-    "whiten_weight": "whiten_weight",
+    "whiten_weight": "whiten_weight", "smooth": "smooth",
     "motion_weight": "motion_weight", "wax_motion_weight": "wax_motion_weight", "reset_prob": "reset_prob", "judge_every_min": "judge_every_min",
 }
 
@@ -107,6 +109,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seq", type=int, help=f"ticks per clip (default {d.seq})")
     p.add_argument("--stride", type=int, help=f"dataset frames per tick (default {d.stride})")
     p.add_argument("--image-size", type=int, help=f"frame size (default {d.image_size})")
+    p.add_argument("--smooth", metavar="on|off",
+                   help="a fixed 3x3 filter on the generator's logits against grainy wax (no weights, so a "
+                        "resumed run may switch it; default: off for a new run, as the resumed state has it)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.safetensors if it exists")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to train (default: CUDA, then MPS, then CPU)")
@@ -162,6 +167,10 @@ def command_line(args: argparse.Namespace) -> str:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Flags given override the defaults (the tiny ones with --dry-run)."""
     given = {field: getattr(args, flag) for flag, field in SETTINGS.items() if getattr(args, flag) is not None}
+    if "smooth" in given:
+        if given["smooth"] not in ("on", "off"):
+            raise TrainError(f"--smooth must be on or off, not {given['smooth']!r}.")
+        given["smooth"] = given["smooth"] == "on"
     given.update(resume=args.resume, fp16_lamp=args.fp16, progress=not args.no_progress, judge=not args.no_judge,
                  command=command_line(args))
     return TrainConfig.dry(**given) if args.dry_run else TrainConfig(**given)

@@ -196,8 +196,10 @@ class TrainLog:
             self.write(f"no fidelity checks: {e}")
             return False
         # A best from the resumed state counts only if this judge scored it, its lamp is still there
-        # and it ran as this run's lamp runs (a resumed run may change the drive, wander or warm-up).
+        # and it ran as this run's lamp runs (a resumed run may change the drive, wander, warm-up or
+        # the generator's filter; a best recorded before the filter existed ran without it).
         ran = t.best.get("runs") if isinstance(t.best, dict) else None
+        ran = {**ran, "smooth": ran.get("smooth", False)} if isinstance(ran, dict) else ran
         if ran is not None and ran != t.run_settings():
             self.write(f"the resumed best ran with {_settings(ran)}, this run's lamp with "
                        f"{_settings(t.run_settings())}: its best starts afresh")
@@ -269,5 +271,8 @@ def _now() -> str:
 
 
 def _settings(runs: dict) -> str:
-    """'drive 1, wander 0.06, warmup 1000' for a lamp's run settings."""
-    return ", ".join(f"{k} {v:g}" for k, v in runs.items()) if isinstance(runs, dict) else str(runs)
+    """'drive 1, wander 0.06, warmup 1000, smooth off' for a lamp's run settings."""
+    if not isinstance(runs, dict):
+        return str(runs)
+    return ", ".join(f"{k} {('on' if v else 'off') if isinstance(v, bool) else format(v, 'g')}"
+                     for k, v in runs.items())

@@ -169,6 +169,31 @@ def test_generator_can_start_from_a_mean_frame():
     assert torch.allclose(x, mean.expand(4, -1, -1, -1), atol=1e-5)
 
 
+def test_smooth_generator_flattens_a_checkerboard_and_adds_no_weights():
+    plain = Generator(GeneratorConfig(image_size=32, width=8)).eval()
+    smooth = Generator(GeneratorConfig(image_size=32, width=8, smooth=True)).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(plain.net[-1].weight, 0.0, 3.0)     # strong transposed-convolution texture
+    smooth.load_state_dict(plain.state_dict())                    # strict: the filter stores nothing
+    assert set(smooth.state_dict()) == set(plain.state_dict()) and plain.smooth_kernel is None
+    # On a checkerboard of logits the filter leaves nothing inside the frame.
+    yy, xx = torch.meshgrid(torch.arange(16), torch.arange(16), indexing="ij")
+    board = ((yy + xx) % 2 * 2 - 1).float().expand(1, 3, 16, 16)
+    flat = torch.nn.functional.conv2d(board, smooth.smooth_kernel, groups=3)
+    assert flat.abs().max() < 1e-6
+    with torch.no_grad():
+        z = torch.randn(8, Z_DIM)
+        a, b = plain(z), smooth(z)
+    assert b.shape == a.shape == (8, 3, 32, 32) and 0 <= b.min() and b.max() <= 1
+
+    def roughness(x):
+        return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+    assert roughness(b) < 0.7 * roughness(a)
+    assert (b.mean() - a.mean()).abs() < 0.02                      # the same frame on average, only smoother
+    with pytest.raises(ValueError, match="smooth"):
+        GeneratorConfig(smooth="yes")
+
+
 def test_population_penalty_catches_chains_on_one_point():
     g = torch.Generator().manual_seed(5)
     spread = torch.randn(256, Z_DIM, generator=g)

@@ -90,6 +90,24 @@ def test_the_drive_travels_into_the_lamp_and_a_resume_can_change_it(tmp_path, la
     assert load_lamp(out / "lamp.safetensors").rnn.config.drive == 0.0
 
 
+def test_a_resume_can_switch_the_generator_filter_on_and_the_lamp_keeps_it(tmp_path, lamp_data):
+    out = tmp_path / "smooth"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1") == 0
+    plain = load_lamp(out / "lamp.safetensors")
+    assert plain.generator.config.smooth is False
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1", "--resume",
+                 "--smooth", "on") == 0
+    lamp = load_lamp(out / "lamp.safetensors")
+    assert lamp.generator.config.smooth is True and "--smooth on" in lamp.meta["command"]
+    # The filter has no weights: the same stored tensors, a different (smoother) frame.
+    assert lamp.generator.smooth_kernel is not None and plain.generator.smooth_kernel is None
+    _, meta = load_training_state(out / "state.safetensors")
+    assert meta["networks"]["generator"]["smooth"] is True and meta["step"] == 2
+    # A later resume without the flag keeps the state's filter.
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1", "--resume") == 0
+    assert load_lamp(out / "lamp.safetensors").generator.config.smooth is True
+
+
 def test_resume_continues_the_step_count_and_matches_an_unbroken_run(tmp_path, lamp_data):
     common = ["--dry-run", "--data", str(lamp_data), "--seed", "3"]
     assert train(*common, "--out", str(tmp_path / "whole"), "--steps", "4") == 0
@@ -126,6 +144,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--motion-weight", "-2"], "--motion-weight must not be negative"),
     (["--wax-motion-weight", "-1"], "--wax-motion-weight must not be negative"),
     (["--whiten-weight", "-0.5"], "--whiten-weight must not be negative"),
+    (["--smooth", "yes"], "--smooth must be on or off"),
 ])
 def test_bad_requests_give_one_sentence(tmp_path, lamp_data, capsys, args, match):
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(tmp_path / "r"), *args) == 1
@@ -191,13 +210,14 @@ def test_the_best_lamp_is_kept_and_a_resume_remembers_it(tmp_path, lamp_data):
     assert f"best so far {judged['score']:.1f}x at step {judged['step']}" in resumed_log
     _, meta = load_training_state(out / "state.safetensors")
     assert meta["best"]["score"] <= judged["score"]
-    assert meta["best"]["runs"] == {"drive": 1.0, "wander": 0.06, "warmup": 1000}
+    assert meta["best"]["runs"] == {"drive": 1.0, "wander": 0.06, "warmup": 1000, "smooth": False}
     # A resume that changes how the lamp runs scores a different lamp: its best starts afresh.
     before = (out / "train.log").read_text()
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1", "--resume",
                  "--wander", "0.15") == 0
     changed_log = (out / "train.log").read_text()[len(before):]
-    assert "ran with drive 1, wander 0.06, warmup 1000, this run's lamp with drive 1, wander 0.15" in changed_log
+    assert ("ran with drive 1, wander 0.06, warmup 1000, smooth off, this run's lamp with drive 1, wander 0.15"
+            in changed_log)
     assert "best so far" not in changed_log
     _, meta = load_training_state(out / "state.safetensors")
     assert meta["best"]["runs"]["wander"] == 0.15
