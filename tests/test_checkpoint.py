@@ -191,6 +191,23 @@ def test_config_that_disagrees_with_tensors(tmp_path, lamp_file):
     _bad(p, "rnn.net.0.weight.*missing")
 
 
+def test_smooth_generator_round_trips_and_a_bad_smooth_setting_is_refused(tmp_path, lamp_file):
+    lamp, path = lamp_file
+    smooth = Generator(GeneratorConfig(width=lamp.generator.config.width, smooth=True)).eval()
+    smooth.load_state_dict(lamp.generator.state_dict())
+    p = tmp_path / "smooth.safetensors"
+    save_lamp(p, smooth, lamp.rnn, {"steps": 1})
+    assert load_file(str(p)).keys() == load_file(str(path)).keys()     # the filter is not stored
+    loaded = load_lamp(p)
+    assert loaded.generator.config.smooth is True and loaded.meta["generator"]["smooth"] is True
+    z = torch.randn(3, lamp.z_dim)
+    with torch.no_grad():
+        assert torch.equal(loaded.generator(z), smooth(z))
+        assert not torch.equal(loaded.generator(z), lamp.generator(z))
+    bad = _rewrite(path, tmp_path / "bad_smooth.safetensors", meta_edit=lambda m: m["generator"].update(smooth="yes"))
+    _bad(bad, "impossible network configuration: generator smooth must be true or false")
+
+
 def test_nan_weights(tmp_path, lamp_file):
     _, path = lamp_file
     tensors = load_file(str(path))
