@@ -96,9 +96,11 @@ class Generator(nn.Module):
         # convolutions only have to learn the wax.
         self.base = nn.Parameter(torch.zeros(3, config.image_size, config.image_size))
         # (1 2 1)^T (1 2 1) / 16 per colour channel; fixed, so not part of the saved weights.
-        taps = torch.tensor([1.0, 2.0, 1.0])
-        kernel = (taps[:, None] * taps[None, :] / 16.0).expand(3, 1, 3, 3).contiguous()
-        self.register_buffer("smooth_kernel", kernel if config.smooth else None, persistent=False)
+        kernel = None
+        if config.smooth:
+            taps = torch.tensor([1.0, 2.0, 1.0])
+            kernel = (taps[:, None] * taps[None, :] / 16.0).expand(3, 1, 3, 3).contiguous()
+        self.register_buffer("smooth_kernel", kernel, persistent=False)
         self.reset_parameters()
 
     @torch.no_grad()

@@ -137,8 +137,7 @@ class Trainer:
         if cfg.resume and state_path.exists():
             resumed = load_training_state(state_path)
         nets = resumed[1]["networks"] if resumed else {
-            "generator": asdict(GeneratorConfig(image_size=cfg.image_size, width=cfg.g_width,
-                                                smooth=bool(cfg.smooth))),
+            "generator": asdict(GeneratorConfig(image_size=cfg.image_size, width=cfg.g_width)),
             "rnn": asdict(RNNConfig(hidden=cfg.rnn_hidden)),
             "frame_d": asdict(FrameDiscriminatorConfig(image_size=cfg.image_size, width=cfg.d_width)),
             "temporal_d": asdict(TemporalDiscriminatorConfig(image_size=cfg.image_size, width=cfg.td_width,
@@ -147,7 +146,7 @@ class Trainer:
         # The drive is how the lamp runs, not a weight: a resumed run may change it.
         nets = {**nets, "rnn": {**nets["rnn"], "drive": float(cfg.drive), "wander": float(cfg.wander),
                                   "warmup": int(cfg.warmup)}}
-        # So is the generator's logit filter: it has no weights.
+        # So is the generator's logit filter: it has no weights (off unless asked for, or resumed with it).
         if cfg.smooth is not None:
             nets["generator"] = {**nets["generator"], "smooth": bool(cfg.smooth)}
         self.net_configs = nets
