@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("import_cmd", "import a video or a folder of frames as a training dataset"),
     "floor": ("floor_cmd", "how far apart two simulator runs are: the floor every fidelity figure needs"),
     "eval": ("eval_cmd", "measure a lamp: endurance, fidelity to the simulator, tick cost"),
+    "lamp": ("lamp_cmd", "show what a lamp file holds, or copy it to play with another drive, wander or warm-up"),
     "train": ("train_cmd", "train a lamp (generator + latent RNN) from the simulator or a dataset"),
     "upscaler": ("upscaler_cmd", "train the tiny neural upscaler on simulator pairs and export it to GLSL"),
 }

@@ -132,7 +132,10 @@ class Trainer:
         torch.manual_seed(cfg.seed * 7919 + self.rank)
         self.rng = torch.Generator().manual_seed(cfg.seed * 7919 + self.rank + 1)
 
-        state_path = self.out / "state.safetensors"
+        state_path = self.out / ("best.state.safetensors" if cfg.resume_best else "state.safetensors")
+        if cfg.resume_best and not state_path.exists():
+            raise TrainError(f"there is no {state_path} to resume from: it is written beside best.safetensors "
+                             f"when a fidelity check finds a new best.")
         resumed = None
         if cfg.resume and state_path.exists():
             resumed = load_training_state(state_path)

@@ -1,7 +1,8 @@
 """`duralava train`: train a lamp from the simulator (default) or a dataset directory; resumable.
 
 Writes OUT/lamp.safetensors (what the viewer plays: EMA generator + RNN),
-OUT/best.safetensors (the lamp that scored best against the data so far),
+OUT/best.safetensors (the lamp that scored best against the data so far) with
+OUT/best.state.safetensors (the training state it was drawn from: --resume-best),
 OUT/state.safetensors (everything needed to resume), OUT/train.log,
 OUT/samples/ (sample grids, real.png beside them, timelapse.mp4) and OUT/tb/
 (TensorBoard). Runs as-is under ``torchrun --nproc_per_node N`` for several
@@ -68,6 +69,7 @@ class TrainConfig:
     threads: int = 2
     fp16_lamp: bool = False
     resume: bool = False
+    resume_best: bool = False        # resume from the state the best lamp was drawn from, not the last
     dry_run: bool = False
     progress: bool = True
     command: str = ""
@@ -113,6 +115,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a fixed 3x3 filter on the generator's logits against grainy wax (no weights, so a "
                         "resumed run may switch it; default: off for a new run, as the resumed state has it)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.safetensors if it exists")
+    p.add_argument("--resume-best", action="store_true",
+                   help="continue from OUT/best.state.safetensors, the state the best lamp was drawn from "
+                        "(written beside best.safetensors), rather than the last one")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to train (default: CUDA, then MPS, then CPU)")
     p.add_argument("--threads", type=int, help=f"torch CPU threads (default {d.threads})")
@@ -171,7 +176,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         if given["smooth"] not in ("on", "off"):
             raise TrainError(f"--smooth must be on or off, not {given['smooth']!r}.")
         given["smooth"] = given["smooth"] == "on"
-    given.update(resume=args.resume, fp16_lamp=args.fp16, progress=not args.no_progress, judge=not args.no_judge,
+    given.update(resume=args.resume or args.resume_best, resume_best=args.resume_best, fp16_lamp=args.fp16, progress=not args.no_progress, judge=not args.no_judge,
                  command=command_line(args))
     return TrainConfig.dry(**given) if args.dry_run else TrainConfig(**given)
 

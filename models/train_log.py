@@ -170,6 +170,7 @@ class TrainLog:
         if best:
             t.best = {**record, **self.judge_.describe(), "runs": t.run_settings()}
             t.save_lamp(self.out / "best.safetensors", extra={"judged": t.best})
+            t.save_state(self.out / "best.state.safetensors")   # so a run can go on from its best, not its last
         self.write(f"step {t.step:7d}  {summary(record)}" + ("  -> best.safetensors" if best else
                                                              f"  (best {t.best['score']:.1f}x at step {t.best['step']})"))
         return record

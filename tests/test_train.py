@@ -224,6 +224,34 @@ def test_the_best_lamp_is_kept_and_a_resume_remembers_it(tmp_path, lamp_data):
     assert load_lamp(out / "best.safetensors").rnn.config.wander == 0.15
 
 
+def test_a_run_can_go_on_from_its_best_state(tmp_path, lamp_data):
+    out = tmp_path / "from_best"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "3") == 0
+    judged = load_lamp(out / "best.safetensors").meta["judged"]
+    best_tensors, best_meta = load_training_state(out / "best.state.safetensors")
+    # The state beside the best lamp is the one its EMA generator was drawn from.
+    assert best_meta["step"] == judged["step"] and best_meta["best"]["score"] == judged["score"]
+    lamp_weights = load_file(str(out / "best.safetensors"))
+    for name, t in lamp_weights.items():
+        if name.startswith("generator."):
+            assert torch.equal(best_tensors["generator_ema." + name[len("generator."):]].float(), t.float())
+    _, last = load_training_state(out / "state.safetensors")
+    assert last["step"] == 3
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1", "--resume-best") == 0
+    _, meta = load_training_state(out / "state.safetensors")
+    assert meta["step"] == judged["step"] + 1     # from the best's step, not the last state's 3
+    assert f"best so far {judged['score']:.1f}x at step {judged['step']}" in (out / "train.log").read_text()
+
+
+def test_resume_best_without_a_best_state_is_one_sentence(tmp_path, lamp_data, capsys):
+    out = tmp_path / "nobest"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--no-judge") == 0
+    capsys.readouterr()
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--resume-best") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "best.state.safetensors to resume from" in err[0], err
+
+
 def test_no_judge_leaves_no_best_lamp(tmp_path, lamp_data):
     out = tmp_path / "unjudged"
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--no-judge") == 0

@@ -1,0 +1,140 @@
+"""`duralava lamp`: what a lamp file is, and a copy of it that plays differently.
+
+``duralava lamp PATH`` prints what the file says about itself (networks, how it
+runs, where it came from, how it scored) after validating it as the viewer would.
+``duralava lamp PATH --wander W --out NEW`` writes a copy whose networks are the
+same tensors but whose playback settings (drive, wander, warm-up) are changed,
+or whose weights are stored in float16. The copy keeps its training provenance
+untouched and adds a ``retuned`` entry: what changed, from what, by which command.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+# Playback settings of the RNN a copy may change: flag -> (RNNConfig field, type).
+PLAYBACK = {"drive": float, "wander": float, "warmup": int}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", type=Path, metavar="PATH", help="the lamp file (.safetensors)")
+    p.add_argument("--out", type=Path, help="write the changed copy here (required with any change)")
+    p.add_argument("--drive", type=float, help="noise amplitude of the lamp's own motion, fed every tick")
+    p.add_argument("--wander", type=float,
+                   help="share of that noise added straight onto the latent: more keeps long runs further "
+                        "from where they have been, too much and the picture jitters")
+    p.add_argument("--warmup", type=int, help="ticks run from a fresh latent before the lamp is shown")
+    p.add_argument("--fp16", action="store_true", help="store the copy's weights in float16 (half the size)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+
+
+class LampCommandError(ValueError):
+    """A request this command cannot carry out; its message is one sentence."""
+
+
+def _changes(args, rnn_config) -> dict[str, list]:
+    """field -> [old, new] for every playback setting asked for that differs from the file's."""
+    out = {}
+    for name, kind in PLAYBACK.items():
+        value = getattr(args, name)
+        if value is not None and kind(value) != getattr(rnn_config, name):
+            out[name] = [getattr(rnn_config, name), kind(value)]
+    return out
+
+
+def describe(path: Path, meta: dict) -> list[tuple[str, str]]:
+    """(label, value) rows of what a lamp file says about itself."""
+    gen, rnn, data = meta["generator"], meta["rnn"], meta.get("data") or {}
+    params = data.get("params") or {}
+    rows = [
+        ("file", f"{path} ({path.stat().st_size / 1e6:.1f} MB, {meta.get('dtype', 'float32')})"),
+        ("frames", f"{meta['image_size']}x{meta['image_size']} from a {meta['z_dim']}-number latent"),
+        ("generator", f"width {gen.get('width')}, logit filter {'on' if gen.get('smooth') else 'off'}"),
+        ("latent RNN", f"hidden {rnn['hidden']} x {rnn['layers']} layers"
+                       + (", residual" if rnn.get("residual") else "")),
+        ("plays with", f"drive {rnn['drive']:g}, wander {rnn['wander']:g}, warm-up {rnn['warmup']} ticks"),
+        ("trained on", str(data.get("source", "?"))
+         + (f" ({', '.join(f'{k} {v}' for k, v in params.items() if k in ('preset', 'palette', 'stride'))})"
+            if params else "")),
+        ("training", f"{meta.get('steps', 0):,} steps, {float(meta.get('wall_time_s', 0)) / 60:.1f} min"),
+        ("command", str(meta.get("command") or "?")),
+    ]
+    judged = meta.get("judged")
+    if isinstance(judged, dict) and "score" in judged:
+        rows.append(("checked", f"{judged['score']:.1f}x the floor at step {judged.get('step', '?'):,}"
+                                f" (frame {judged.get('frame_start', float('nan')):.1f}x, "
+                                f"clip {judged.get('clip_start', float('nan')):.1f}x at the start)"))
+    for entry in meta.get("retuned") or []:
+        changed = ", ".join(f"{k} {a:g} -> {b:g}" for k, (a, b) in entry.get("changed", {}).items())
+        rows.append(("retuned", f"{changed or 'stored as ' + str(entry.get('dtype'))} by {entry.get('command', '?')}"))
+    return rows
+
+
+def _command(args) -> str:
+    words = ["duralava", "lamp", str(args.path)]
+    for name in (*PLAYBACK, "out"):
+        if getattr(args, name) is not None:
+            words += [f"--{name}", str(getattr(args, name))]
+    words += ["--fp16"] * bool(args.fp16)
+    return shlex.join(words)
+
+
+def retune(args) -> Path:
+    """Write the changed copy; returns its path. Raises LampCommandError or CheckpointError."""
+    from dataclasses import replace
+
+    from .checkpoint import load_lamp, save_lamp
+
+    lamp = load_lamp(args.path)
+    changed = _changes(args, lamp.rnn.config)
+    to_fp16 = args.fp16 and lamp.meta.get("dtype") != "float16"
+    if not changed and not to_fp16:
+        raise LampCommandError(f"{args.path} already plays with those settings; nothing to write.")
+    try:
+        lamp.rnn.config = replace(lamp.rnn.config, **{k: new for k, (_, new) in changed.items()})
+    except ValueError as e:
+        raise LampCommandError(f"{e}.") from None
+    out = args.out
+    if out.resolve() == args.path.resolve():
+        raise LampCommandError("--out must be a new file, not the lamp it is made from.")
+    if out.exists() and not args.force:
+        raise LampCommandError(f"{out} exists; pass --force to replace it.")
+    if out.exists() and not out.is_file():
+        raise LampCommandError(f"{out} is not a file.")
+    meta = {k: v for k, v in lamp.meta.items() if k not in ("generator", "rnn", "dtype")}
+    entry = {"changed": changed, "command": _command(args),
+             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if to_fp16:
+        entry["dtype"] = "float16"
+    meta["retuned"] = [*(lamp.meta.get("retuned") or []), entry]
+    fp16 = to_fp16 or lamp.meta.get("dtype") == "float16"
+    save_lamp(out, lamp.generator, lamp.rnn, meta, fp16=fp16)
+    load_lamp(out)  # what was written reads back as a lamp
+    return out
+
+
+def run(args) -> int:
+    from .checkpoint import CheckpointError, read_lamp_header
+
+    changing = any(getattr(args, name) is not None for name in PLAYBACK) or args.fp16
+    try:
+        if changing and args.out is None:
+            raise LampCommandError("pass --out NEW: a lamp is changed into a copy, never in place.")
+        if not changing and args.out is not None:
+            raise LampCommandError("--out needs something to change: --drive, --wander, --warmup or --fp16.")
+        if not args.path.is_file():
+            raise LampCommandError(f"{args.path} is not a file.")
+        path = retune(args) if changing else args.path
+        meta = read_lamp_header(path)
+    except (LampCommandError, CheckpointError) as e:
+        print(f"duralava lamp: {e}", file=sys.stderr)
+        return 1
+    if changing:
+        print(f"wrote {path}")
+    width = max(len(label) for label, _ in describe(path, meta))
+    for label, value in describe(path, meta):
+        print(f"{label:<{width}}  {value}")
+    return 0

@@ -1,0 +1,113 @@
+"""`duralava lamp`: showing a lamp file, and copies that play with other settings."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from duralava.models import cli
+from duralava.models.checkpoint import load_lamp, random_lamp, save_lamp
+from duralava.models.rnn import RNNConfig
+
+
+@pytest.fixture()
+def lamp_file(tmp_path):
+    """A small lamp as training writes one: a driven RNN, provenance, a check's score."""
+    lamp = random_lamp(seed=3)
+    lamp.rnn.config = RNNConfig(drive=1.0, wander=0.15, warmup=10)
+    meta = {k: v for k, v in lamp.meta.items() if k not in ("generator", "rnn")}
+    meta.update(steps=1234, wall_time_s=600.0, command="duralava train --out runs/x",
+                judged={"score": 7.2, "step": 1200, "frame_start": 3.8, "clip_start": 10.9})
+    path = tmp_path / "lamp.safetensors"
+    save_lamp(path, lamp.generator, lamp.rnn, meta)
+    return path
+
+
+def lamp(*args: str) -> int:
+    return cli.main(["lamp", *map(str, args)])
+
+
+def test_show_prints_how_the_lamp_plays_and_where_it_came_from(lamp_file, capsys):
+    assert lamp(lamp_file) == 0
+    out = capsys.readouterr().out
+    assert "drive 1, wander 0.15, warm-up 10 ticks" in out
+    assert "1,234 steps, 10.0 min" in out and "duralava train --out runs/x" in out
+    assert "7.2x the floor at step 1,200" in out and "retuned" not in out
+
+
+def test_a_copy_plays_with_the_new_wander_and_keeps_every_weight(lamp_file, tmp_path, capsys):
+    new = tmp_path / "w20.safetensors"
+    assert lamp(lamp_file, "--wander", "0.2", "--out", new) == 0
+    assert f"wrote {new}" in capsys.readouterr().out
+    before, after = load_lamp(lamp_file), load_lamp(new)
+    assert after.rnn.config.wander == 0.2 and after.rnn.config.drive == 1.0 and after.rnn.config.warmup == 10
+    old_t, new_t = load_file(str(lamp_file)), load_file(str(new))
+    assert old_t.keys() == new_t.keys() and all(torch.equal(old_t[k], new_t[k]) for k in old_t)
+    # Training provenance stays as it was; the change is on record beside it.
+    for key in ("steps", "wall_time_s", "command", "judged", "created", "data"):
+        assert after.meta[key] == before.meta[key]
+    (entry,) = after.meta["retuned"]
+    assert entry["changed"] == {"wander": [0.15, 0.2]}
+    assert entry["command"].startswith("duralava lamp ") and "--wander 0.2" in entry["command"]
+    # The same latent and noise now take a different step: the wander is really in play.
+    z, noise = torch.randn(2, 64), torch.randn(2, 64)
+    with torch.no_grad():
+        assert not torch.allclose(before.rnn(z, noise), after.rnn(z, noise))
+        assert torch.equal(before.generator(z), after.generator(z))
+
+
+def test_copies_of_copies_keep_the_whole_history_and_fp16_halves_the_file(lamp_file, tmp_path):
+    first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    assert lamp(lamp_file, "--warmup", "50", "--out", first) == 0
+    assert lamp(first, "--drive", "0.5", "--fp16", "--out", second) == 0
+    meta = load_lamp(second).meta
+    assert [e["changed"] for e in meta["retuned"]] == [{"warmup": [10, 50]}, {"drive": [1.0, 0.5]}]
+    assert meta["retuned"][1]["dtype"] == "float16" and meta["dtype"] == "float16"
+    with safe_open(str(second), "pt") as f:
+        assert all(f.get_tensor(k).dtype == torch.float16 for k in f.keys() if f.get_tensor(k).is_floating_point())
+        assert json.loads(f.metadata()["lamp"])["rnn"]["drive"] == 0.5
+    assert second.stat().st_size < 0.6 * first.stat().st_size
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--wander", "0.2"], "pass --out NEW"),
+    (["--out", "{tmp}/x.safetensors"], "--out needs something to change"),
+    (["--wander", "2", "--out", "{tmp}/x.safetensors"], "wander must be a number from 0 to 1"),
+    (["--warmup", "-5", "--out", "{tmp}/x.safetensors"], "warmup must be a whole number"),
+    (["--wander", "0.15", "--out", "{tmp}/x.safetensors"], "already plays with those settings"),
+    (["--wander", "0.2", "--out", "{lamp}"], "must be a new file"),
+    (["--wander", "0.2", "--out", "{tmp}/taken.safetensors"], "exists; pass --force"),
+])
+def test_bad_requests_give_one_sentence_and_touch_nothing(lamp_file, tmp_path, capsys, args, match):
+    taken = tmp_path / "taken.safetensors"
+    taken.write_bytes(b"keep me")
+    original = lamp_file.read_bytes()
+    args = [a.format(tmp=tmp_path, lamp=lamp_file) for a in args]
+    assert lamp(lamp_file, *args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0], err
+    assert lamp_file.read_bytes() == original and taken.read_bytes() == b"keep me"
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_force_replaces_an_existing_copy(lamp_file, tmp_path):
+    out = tmp_path / "taken.safetensors"
+    out.write_bytes(b"old")
+    assert lamp(lamp_file, "--wander", "0.2", "--out", out, "--force") == 0
+    assert load_lamp(out).rnn.config.wander == 0.2
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"\x80\x04not a lamp", "not a safetensors file"),
+    (None, "is not a file"),
+])
+def test_a_file_that_is_not_a_lamp_is_one_sentence(tmp_path, capsys, content, match):
+    path = tmp_path / "bad.safetensors"
+    if content is not None:
+        path.write_bytes(content)
+    assert lamp(path, "--wander", "0.2", "--out", tmp_path / "x.safetensors") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0], err
