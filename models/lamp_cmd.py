@@ -64,13 +64,29 @@ def describe(path: Path, meta: dict) -> list[tuple[str, str]]:
     ]
     judged = meta.get("judged")
     if isinstance(judged, dict) and "score" in judged:
-        rows.append(("checked", f"{judged['score']:.1f}x the floor at step {judged.get('step', '?'):,}"
-                                f" (frame {judged.get('frame_start', float('nan')):.1f}x, "
-                                f"clip {judged.get('clip_start', float('nan')):.1f}x at the start)"))
-    for entry in meta.get("retuned") or []:
-        changed = ", ".join(f"{k} {a:g} -> {b:g}" for k, (a, b) in entry.get("changed", {}).items())
-        rows.append(("retuned", f"{changed or 'stored as ' + str(entry.get('dtype'))} by {entry.get('command', '?')}"))
+        rows.append(("checked", _readable(lambda: f"{judged['score']:.1f}x the floor at step {judged['step']:,} "
+                                                  f"(frame {judged['frame_start']:.1f}x, "
+                                                  f"clip {judged['clip_start']:.1f}x at the start)")))
+    for entry in retuned(meta):
+        rows.append(("retuned", _readable(lambda: ", ".join(
+            f"{k} {a:g} -> {b:g}" for k, (a, b) in entry["changed"].items()) or "stored as " + entry["dtype"])
+            + f" by {entry.get('command', '?')}"))
     return rows
+
+
+def retuned(meta: dict) -> list:
+    """The lamp's earlier retunings (a list of dicts; anything else in the file counts as none)."""
+    entries = meta.get("retuned")
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def _readable(text) -> str:
+    """``text()``, or a note that the file's record could not be read (metadata is not validated beyond
+    what playing the lamp needs, so a hand-edited record must not stop the rest from showing)."""
+    try:
+        return text()
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return "(a record in the file that cannot be read)"
 
 
 def _command(args) -> str:
@@ -109,7 +125,7 @@ def retune(args) -> Path:
              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if to_fp16:
         entry["dtype"] = "float16"
-    meta["retuned"] = [*(lamp.meta.get("retuned") or []), entry]
+    meta["retuned"] = [*retuned(lamp.meta), entry]
     fp16 = to_fp16 or lamp.meta.get("dtype") == "float16"
     save_lamp(out, lamp.generator, lamp.rnn, meta, fp16=fp16)
     load_lamp(out)  # what was written reads back as a lamp

@@ -117,7 +117,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.safetensors if it exists")
     p.add_argument("--resume-best", action="store_true",
                    help="continue from OUT/best.state.safetensors, the state the best lamp was drawn from "
-                        "(written beside best.safetensors), rather than the last one")
+                        "(written beside best.safetensors), rather than the last one; later saves go to "
+                        "OUT/state.safetensors as usual")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to train (default: CUDA, then MPS, then CPU)")
     p.add_argument("--threads", type=int, help=f"torch CPU threads (default {d.threads})")

@@ -111,3 +111,16 @@ def test_a_file_that_is_not_a_lamp_is_one_sentence(tmp_path, capsys, content, ma
     assert lamp(path, "--wander", "0.2", "--out", tmp_path / "x.safetensors") == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and match in err[0], err
+
+
+def test_unreadable_records_in_a_file_do_not_stop_it_showing(tmp_path, capsys):
+    lamp_ = random_lamp(seed=1)
+    meta = {k: v for k, v in lamp_.meta.items() if k not in ("generator", "rnn")}
+    meta.update(judged={"score": "high"}, retuned=[{"changed": {"wander": 3}}, "junk"])
+    path = tmp_path / "odd.safetensors"
+    save_lamp(path, lamp_.generator, lamp_.rnn, meta)
+    assert lamp(path) == 0
+    out = capsys.readouterr().out
+    assert out.count("a record in the file that cannot be read") == 2 and "plays with" in out
+    assert lamp(path, "--warmup", "5", "--out", tmp_path / "new.safetensors") == 0
+    assert len(load_lamp(tmp_path / "new.safetensors").meta["retuned"]) == 2    # the dict kept, the string not
