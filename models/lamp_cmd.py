@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-# Playback settings of the RNN a copy may change: flag -> (RNNConfig field, type).
+# Playback settings of the RNN a copy may change: RNNConfig field (and flag) -> its type.
 PLAYBACK = {"drive": float, "wander": float, "warmup": int}
 
 
@@ -98,8 +98,8 @@ def _command(args) -> str:
     return shlex.join(words)
 
 
-def retune(args) -> Path:
-    """Write the changed copy; returns its path. Raises LampCommandError or CheckpointError."""
+def retune(args) -> dict:
+    """Write the changed copy; returns its meta as read back. Raises LampCommandError or CheckpointError."""
     from dataclasses import replace
 
     from .checkpoint import load_lamp, save_lamp
@@ -126,10 +126,8 @@ def retune(args) -> Path:
     if to_fp16:
         entry["dtype"] = "float16"
     meta["retuned"] = [*retuned(lamp.meta), entry]
-    fp16 = to_fp16 or lamp.meta.get("dtype") == "float16"
-    save_lamp(out, lamp.generator, lamp.rnn, meta, fp16=fp16)
-    load_lamp(out)  # what was written reads back as a lamp
-    return out
+    save_lamp(out, lamp.generator, lamp.rnn, meta, fp16=args.fp16 or lamp.meta.get("dtype") == "float16")
+    return load_lamp(out).meta  # what was written reads back as a lamp
 
 
 def run(args) -> int:
@@ -143,14 +141,15 @@ def run(args) -> int:
             raise LampCommandError("--out needs something to change: --drive, --wander, --warmup or --fp16.")
         if not args.path.is_file():
             raise LampCommandError(f"{args.path} is not a file.")
-        path = retune(args) if changing else args.path
-        meta = read_lamp_header(path)
+        path = args.out if changing else args.path
+        meta = retune(args) if changing else read_lamp_header(path)
     except (LampCommandError, CheckpointError) as e:
         print(f"duralava lamp: {e}", file=sys.stderr)
         return 1
     if changing:
         print(f"wrote {path}")
-    width = max(len(label) for label, _ in describe(path, meta))
-    for label, value in describe(path, meta):
+    rows = describe(path, meta)
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
         print(f"{label:<{width}}  {value}")
     return 0
