@@ -14,6 +14,12 @@ ratio (zero when the lamp moves as fast as its data, whatever the scale):
 - outline: the mean change of the soft wax mask per tick over the pixels where
   wax can be, the differentiable twin of eval's ``mask_change_rate``;
 - drift: how far the wax's centre of mass moves per tick (``centroid_speed``).
+
+And one measure of the wax's look, :meth:`SoftWax.edge_mismatch`: the share of
+the lamp's pixels that are half wax (between the two colours, where eval's
+colour bins 2 to 4 lie). In the data these are the one-pixel rim of the
+wax; a generator whose outline is blurred over two or three pixels has too
+many of them, and its wax looks soft-edged and washed out.
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ from torch import Tensor
 from .features import BRIGHTNESS_WEIGHT, DARK_OFFSET, WaxSegmenter
 
 SHARPNESS = 12.0   # sigmoid slope on the liquid (0) -> wax (1) axis: 0.4 -> 0.23, 0.6 -> 0.77
+HALF_WAX = (0.3, 0.9)   # the liquid (0) -> wax (1) axis between these is neither (features.COLOUR_EDGES)
+HALF_SHARPNESS = 40.0   # slope of the soft band's two sides: pure wax (1) counts 0.018, liquid nothing
 EPS = 1e-4         # keeps the logs and the centre of mass finite for a lamp with no wax or no motion
 
 
@@ -54,14 +62,30 @@ class SoftWax:
             segmenter.active = segmenter.active | segmenter.active[:, ::-1]
         return cls(segmenter, device)
 
-    def mask(self, clips: Tensor) -> Tensor:
-        """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): near 1 on wax, near 0 on liquid, 0 where wax never is."""
+    def place(self, clips: Tensor) -> Tensor:
+        """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): each pixel's place on the liquid (0) -> wax (1) axis."""
         # features.colour_space, on the channel axis of float clips
         rgb = clips * 255.0
         total = rgb.sum(dim=2, keepdim=True)                      # (B, T, 1, S, S)
         colour = torch.cat([rgb / (total + DARK_OFFSET), BRIGHTNESS_WEIGHT * total / 765.0], dim=2)
-        place = torch.einsum("btcyx,c->btyx", colour - self.origin.view(1, 1, 4, 1, 1), self.axis)
-        return torch.sigmoid(self.sharpness * (place - 0.5)) * self.active
+        return torch.einsum("btcyx,c->btyx", colour - self.origin.view(1, 1, 4, 1, 1), self.axis)
+
+    def mask(self, clips: Tensor) -> Tensor:
+        """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): near 1 on wax, near 0 on liquid, 0 where wax never is."""
+        return torch.sigmoid(self.sharpness * (self.place(clips) - 0.5)) * self.active
+
+    def half_wax(self, clips: Tensor) -> Tensor:
+        """The share of the pixels where wax can be that are half wax (a soft count): a scalar."""
+        p = self.place(clips).clamp(0.0, 1.0)   # no pull to paint wax or liquid past their own colours
+        low, high = HALF_WAX
+        band = torch.sigmoid(HALF_SHARPNESS * (p - low)) * torch.sigmoid(HALF_SHARPNESS * (high - p))
+        return (band * self.active).sum(dim=(-2, -1)).mean() / self.active.sum().clamp_min(1.0)
+
+    def edge_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
+        """(log(fake's half-wax share / real's))^2: zero when the outline is as sharp as the data's."""
+        with torch.no_grad():
+            target = self.half_wax(real)
+        return (torch.log(self.half_wax(fake) + EPS) - torch.log(target + EPS)).pow(2)
 
     def speeds(self, clips: Tensor) -> Tensor:
         """(outline, drift) per tick over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor."""

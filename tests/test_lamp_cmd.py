@@ -59,6 +59,17 @@ def test_a_copy_plays_with_the_new_wander_and_keeps_every_weight(lamp_file, tmp_
         assert torch.equal(before.generator(z), after.generator(z))
 
 
+def test_the_viewer_panel_says_how_a_copy_plays_and_that_it_was_retuned(lamp_file, tmp_path):
+    from duralava.app.widgets.checkpoint import about
+
+    assert about(load_lamp(lamp_file).meta) == ["1234 training steps, data: untrained",
+                                             "plays with drive 1, wander 0.15"]
+    copy = tmp_path / "wider.safetensors"
+    assert lamp(lamp_file, "--wander", "0.2", "--out", copy) == 0
+    lines = about(load_lamp(copy).meta)
+    assert lines[1:] == ["plays with drive 1, wander 0.2", "retuned: wander 0.15 -> 0.2"]
+
+
 def test_copies_of_copies_keep_the_whole_history_and_fp16_halves_the_file(lamp_file, tmp_path):
     first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
     assert lamp(lamp_file, "--warmup", "50", "--out", first) == 0

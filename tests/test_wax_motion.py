@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from duralava.models.features import MetricsError, WaxSegmenter, clip_features, CLIP_FEATURES
+from duralava.models.features import (CLIP_FEATURES, FRAME_FEATURES, MetricsError, WaxSegmenter, clip_features,
+                                      frame_features)
 from duralava.models.wax_motion import SoftWax
 
 S = 32
@@ -73,6 +74,45 @@ def test_the_mismatch_is_zero_at_the_data_speed_and_teaches_the_wax_to_move(soft
     fake = slow.clone().requires_grad_(True)
     soft.mismatch(fake, real).backward()
     assert torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
+
+
+def soft_edged(frames: np.ndarray, passes: int) -> np.ndarray:
+    """The frames with their outline smeared by ``passes`` 3x3 box blurs (the liquid and wax inside kept)."""
+    x = frames.astype(np.float32)
+    for _ in range(passes):
+        pad = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+        x = sum(pad[:, dy:dy + S, dx:dx + S] for dy in range(3) for dx in range(3)) / 9.0
+    return x.round().astype(np.uint8)
+
+
+def test_the_half_wax_share_counts_evals_middle_colour_bins_and_grows_with_a_blurred_outline(soft):
+    sharp = blob_frames(np.linspace(0.3, 0.7, 8))
+    seg = WaxSegmenter.fit(blob_frames(np.linspace(0.2, 0.8, 40)))
+    middle = [FRAME_FEATURES.index(f"colour_{i}") for i in (2, 3, 4)]
+    shares = []
+    for frames in (sharp, soft_edged(sharp, 1), soft_edged(sharp, 2)):
+        # eval's share of half-wax pixels, on the same active pixels as the soft one
+        soft_share = soft.half_wax(as_clips(frames, 8)).item()
+        hard = frame_features(frames, seg)[:, middle].sum(1).mean() * seg.active.sum() / soft.active.sum().item()
+        assert soft_share == pytest.approx(hard, abs=0.01)
+        shares.append(soft_share)
+    assert shares[0] < 0.01 < shares[1] < shares[2]       # a hard-edged blob has no half-wax rim
+
+
+def test_the_edge_mismatch_is_zero_at_the_data_sharpness_and_teaches_a_sharper_outline(soft):
+    sharp = blob_frames(np.linspace(0.3, 0.7, 8))
+    rimmed = as_clips(soft_edged(sharp, 1), 8)           # the data: a one-pixel soft rim
+    blurred = as_clips(soft_edged(sharp, 3), 8)
+    assert soft.edge_mismatch(rimmed.clone(), rimmed).item() < 1e-8
+    assert soft.edge_mismatch(blurred, rimmed).item() > 0.1
+    fake = blurred.clone().requires_grad_(True)
+    torch.optim.SGD([fake], lr=0.02).zero_grad()
+    loss = soft.edge_mismatch(fake, rimmed)
+    loss.backward()
+    assert torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
+    with torch.no_grad():                                  # one step down the gradient sharpens it
+        stepped = (fake - 0.05 * fake.grad / fake.grad.abs().max()).clamp(0, 1)
+    assert soft.edge_mismatch(stepped, rimmed).item() < loss.item()
 
 
 def test_frames_without_wax_cannot_be_fitted():

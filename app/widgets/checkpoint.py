@@ -6,6 +6,23 @@ from pathlib import Path
 from imgui_bundle import imgui
 
 
+def about(meta: dict) -> list[str]:
+    """Lines about the playing lamp from its file's metadata: training, how it plays, any retuning."""
+    meta = meta if isinstance(meta, dict) else {}
+    data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+    rnn = meta.get("rnn") if isinstance(meta.get("rnn"), dict) else {}
+    lines = [f"{meta.get('steps', 0)} training steps, data: {data.get('source', '?')}"]
+    if "wander" in rnn:
+        lines.append(f"plays with drive {rnn.get('drive', 0):g}, wander {rnn['wander']:g}")
+    entries = meta.get("retuned") if isinstance(meta.get("retuned"), list) else []
+    for entry in entries:
+        changed = entry.get("changed") if isinstance(entry, dict) else None
+        if isinstance(changed, dict) and changed:
+            lines.append("retuned: " + ", ".join(f"{k} {pair[0]} -> {pair[1]}" for k, pair in changed.items()
+                                                 if isinstance(pair, list) and len(pair) == 2))
+    return lines
+
+
 class CheckpointWidget:
     def __init__(self, app):
         self.app = app
@@ -18,9 +35,8 @@ class CheckpointWidget:
         last = app.last
         if last is not None:
             imgui.text(f"playing: {last.lamp}")
-            meta = app.engine.lamp.meta
-            data = meta.get("data", {}) if isinstance(meta, dict) else {}
-            imgui.text_disabled(f"{meta.get('steps', 0)} training steps, data: {data.get('source', '?')}")
+            for line in about(app.engine.lamp.meta):
+                imgui.text_disabled(line)
         imgui.set_next_item_width(-5 * imgui.get_font_size())
         entered, self.path = imgui.input_text("##path", self.path, imgui.InputTextFlags_.enter_returns_true)
         imgui.same_line()
