@@ -192,7 +192,7 @@ class Trainer:
         self.latent_cov: Tensor | None = None          # the chains' latent covariance, averaged over steps
         self.best: dict | None = None                  # the best fidelity check so far (see train_judge)
         self.wax, self.wax_missing = None, None         # the wax terms' soft mask, or why there is none
-        if cfg.wax_motion_weight > 0 or cfg.edge_weight > 0:
+        if cfg.wax_motion_weight > 0 or cfg.wax_spread_weight > 0 or cfg.colour_weight > 0:
             self._find_wax()
         if resumed:
             self._restore(*resumed)
@@ -200,7 +200,7 @@ class Trainer:
             self._start_from_data()
 
     def _find_wax(self) -> None:
-        """The data's wax, found by colour, for the wax-motion and edge terms; where there is none, the reason."""
+        """The data's wax, found by colour, for the wax-motion, wax-spread and colour terms; where there is none, the reason."""
         from .features import MetricsError
 
         try:
@@ -270,14 +270,16 @@ class Trainer:
         spread = latent.population_penalty(proposals)
         # Speed is matched on the chains left to the lamp's own drive: stirred ones are meant to move more.
         calm = (stir.flatten() == 0).to(dev)
-        motion = wax_motion = edge = fake.new_zeros(())
-        if self.wax is not None and cfg.edge_weight > 0:
-            edge = self.wax.edge_mismatch(fake, real)
+        motion = wax_motion = wax_spread = colour = fake.new_zeros(())
+        if self.wax is not None and cfg.colour_weight > 0:
+            colour = self.wax.colour_mismatch(fake, real)
         if bool(calm.any()):
             calm_fake = fake[calm]
             motion = motion_mismatch(calm_fake, real)
             if self.wax is not None:
                 wax_motion = self.wax.mismatch(calm_fake, real)
+                if cfg.wax_spread_weight > 0 and len(calm_fake) > 1:
+                    wax_spread = self.wax.spread_mismatch(calm_fake, real)
         returning = latent.return_penalty(states, trail)
         flat = states.flatten(0, 1)
         if self.latent_cov is None:
@@ -286,7 +288,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
          + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.wax_motion_weight * wax_motion
-         + cfg.edge_weight * edge + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
+         + cfg.wax_spread_weight * wax_spread + cfg.colour_weight * colour + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
         self.opt_g.step()
         for d in (self.d_frame, self.d_temporal):
             d.requires_grad_(True)
@@ -300,7 +302,8 @@ class Trainer:
             "loss/d_frame": loss_d_frame.item(), "loss/d_clip": loss_d_clip.item(),
             "loss/g_frame": loss_g_frame.item(), "loss/g_clip": loss_g_clip.item(),
             "loss/moments": penalty.item(), "loss/spread": spread.item(), "loss/motion": motion.item(),
-            "loss/wax_motion": wax_motion.item(), "loss/edge": edge.item(),
+            "loss/wax_motion": wax_motion.item(), "loss/wax_spread": wax_spread.item(),
+            "loss/colour": colour.item(),
             "loss/return": returning.item(), "loss/whiten": whiten.item(),
             "latent/directions": latent.directions(self.latent_cov),
             "latent/mean": mean.mean().item(), "latent/std": std.mean().item(),
@@ -332,7 +335,8 @@ class Trainer:
             "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
             "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
                                                           "reset_prob", "noise_prob", "drive", "wander",
-                                                          "motion_weight", "wax_motion_weight", "edge_weight", "return_weight",
+                                                          "motion_weight", "wax_motion_weight", "wax_spread_weight", "colour_weight",
+                                                          "return_weight",
                                                           "trail_ticks", "whiten_weight")},
         }
 

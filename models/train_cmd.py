@@ -57,7 +57,8 @@ class TrainConfig:
                                      # (off: on a trained lamp it spread the latent but broke the frames)
     motion_weight: float = 1.0       # squared log ratio of generated to real motion per tick
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
-    edge_weight: float = 1.0         # the same for the share of half-wax pixels: how sharp the outline is
+    wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
+    colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)
     frame_d_frames: int = 2          # frames per clip the frame discriminator judges
     ema_decay: float = 0.999
     save_every_min: float = 5.0
@@ -95,7 +96,7 @@ SETTINGS = {
     "drive": "drive", "wander": "wander", "warmup": "warmup", "return_weight": "return_weight",
     "whiten_weight": "whiten_weight", "smooth": "smooth",
     "motion_weight": "motion_weight", "wax_motion_weight": "wax_motion_weight",
-    "edge_weight": "edge_weight", "reset_prob": "reset_prob", "judge_every_min": "judge_every_min",
+    "wax_spread_weight": "wax_spread_weight", "colour_weight": "colour_weight", "reset_prob": "reset_prob", "judge_every_min": "judge_every_min",
 }
 
 
@@ -153,9 +154,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wax-motion-weight", type=float,
                    help=f"weight of matching how fast the data's wax outline and centre move per tick "
                         f"(default {d.wax_motion_weight})")
-    p.add_argument("--edge-weight", type=float,
-                   help=f"weight of matching the data's share of half-wax pixels, so the wax's outline is as "
-                        f"sharp as in the data (default {d.edge_weight})")
+    p.add_argument("--wax-spread-weight", type=float,
+                   help=f"weight of matching how much those speeds vary from clip to clip, as the data's wax "
+                        f"rests and then rises in spurts (default {d.wax_spread_weight})")
+    p.add_argument("--colour-weight", type=float,
+                   help=f"weight of matching the data's shares of pixels from liquid to wax colour, so the "
+                        f"wax's outline is as sharp and its colour as pure as in the data (default {d.colour_weight})")
     p.add_argument("--reset-prob", type=float,
                    help=f"chance per chain and step of restarting from a fresh latent (default {d.reset_prob})")
     p.add_argument("--seed", type=int, help=f"seed for networks, latents and data (default {d.seed})")
@@ -211,8 +215,9 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainError(f"--motion-weight must not be negative, not {cfg.motion_weight}.")
     if cfg.wax_motion_weight < 0:
         raise TrainError(f"--wax-motion-weight must not be negative, not {cfg.wax_motion_weight}.")
-    if cfg.edge_weight < 0:
-        raise TrainError(f"--edge-weight must not be negative, not {cfg.edge_weight}.")
+    for name in ("wax_spread_weight", "colour_weight"):
+        if getattr(cfg, name) < 0:
+            raise TrainError(f"--{name.replace('_', '-')} must not be negative, not {getattr(cfg, name)}.")
     if not 0 <= cfg.reset_prob <= 1:
         raise TrainError(f"--reset-prob must be a probability from 0 to 1, not {cfg.reset_prob}.")
     if cfg.save_every_min < 0 or cfg.sample_every_min < 0:

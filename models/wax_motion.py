@@ -15,9 +15,14 @@ ratio (zero when the lamp moves as fast as its data, whatever the scale):
   wax can be, the differentiable twin of eval's ``mask_change_rate``;
 - drift: how far the wax's centre of mass moves per tick (``centroid_speed``).
 
-And one measure of the wax's look, :meth:`SoftWax.edge_mismatch`: the share of
-the lamp's pixels that are half wax (between the two colours, where eval's
-colour bins 2 to 4 lie). In the data these are the one-pixel rim of the
+And how unevenly it moves (:meth:`SoftWax.spread_mismatch`): the data's wax rests
+on the bulb, then rises in a spurt, so its speed varies widely from clip to
+clip; a lamp that moves at the right average pace all the time is not the same
+motion. The spread of each speed over the batch's clips is compared as above.
+
+And one measure of the wax's look (:meth:`SoftWax.colour_mismatch`): the shares
+of the lamp's pixels in each band of the liquid -> wax axis (eval's colour bins).
+In the data the pixels between the two colours are the one-pixel rim of the
 wax; a generator whose outline is blurred over two or three pixels has too
 many of them, and its wax looks soft-edged and washed out.
 """
@@ -27,11 +32,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .features import BRIGHTNESS_WEIGHT, DARK_OFFSET, WaxSegmenter
+from .features import BRIGHTNESS_WEIGHT, COLOUR_EDGES, DARK_OFFSET, WaxSegmenter
 
 SHARPNESS = 12.0   # sigmoid slope on the liquid (0) -> wax (1) axis: 0.4 -> 0.23, 0.6 -> 0.77
-HALF_WAX = (0.3, 0.9)   # the liquid (0) -> wax (1) axis between these is neither (features.COLOUR_EDGES)
-HALF_SHARPNESS = 40.0   # slope of the soft band's two sides: pure wax (1) counts 0.018, liquid nothing
+BAND_SHARPNESS = 40.0   # slope of the soft colour bands' sides: pure wax (1) is 0.98 in the top band
 EPS = 1e-4         # keeps the logs and the centre of mass finite for a lamp with no wax or no motion
 
 
@@ -74,31 +78,42 @@ class SoftWax:
         """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): near 1 on wax, near 0 on liquid, 0 where wax never is."""
         return torch.sigmoid(self.sharpness * (self.place(clips) - 0.5)) * self.active
 
-    def half_wax(self, clips: Tensor) -> Tensor:
-        """The share of the pixels where wax can be that are half wax (a soft count): a scalar."""
+    def colour_shares(self, clips: Tensor) -> Tensor:
+        """The share of the pixels where wax can be in each of eval's colour bands (soft counts): (bands,)."""
         p = self.place(clips).clamp(0.0, 1.0)   # no pull to paint wax or liquid past their own colours
-        low, high = HALF_WAX
-        band = torch.sigmoid(HALF_SHARPNESS * (p - low)) * torch.sigmoid(HALF_SHARPNESS * (high - p))
-        return (band * self.active).sum(dim=(-2, -1)).mean() / self.active.sum().clamp_min(1.0)
+        above = torch.stack([torch.sigmoid(BAND_SHARPNESS * (p - e)) for e in COLOUR_EDGES.tolist()])
+        ones, zeros = torch.ones_like(above[:1]), torch.zeros_like(above[:1])
+        bands = torch.cat([ones, above]) - torch.cat([above, zeros])       # (bands, B, T, S, S)
+        return (bands * self.active).sum(dim=(-2, -1)).mean(dim=(1, 2)) / self.active.sum().clamp_min(1.0)
 
-    def edge_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
-        """(log(fake's half-wax share / real's))^2: zero when the outline is as sharp as the data's."""
+    def colour_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
+        """Sum over the bands of (log(fake's share / real's))^2: zero when the colours are spread as in the data."""
         with torch.no_grad():
-            target = self.half_wax(real)
-        return (torch.log(self.half_wax(fake) + EPS) - torch.log(target + EPS)).pow(2)
+            target = self.colour_shares(real)
+        return (torch.log(self.colour_shares(fake) + EPS) - torch.log(target + EPS)).pow(2).sum()
 
     def speeds(self, clips: Tensor) -> Tensor:
         """(outline, drift) per tick over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor."""
+        return self.clip_speeds(clips).mean(dim=0)
+
+    def clip_speeds(self, clips: Tensor) -> Tensor:
+        """(outline, drift) per tick of each clip of (B, T>=2, 3, S, S): a (B, 2) tensor."""
         m = self.mask(clips)                                      # (B, T, S, S)
         outline = (m[:, 1:] - m[:, :-1]).abs().sum(dim=(-2, -1)) / self.active.sum().clamp_min(1.0)
         area = m.sum(dim=(-2, -1)) + EPS                          # (B, T)
         cy = (m * self.height).sum(dim=(-2, -1)) / area
         cx = (m * self.across).sum(dim=(-2, -1)) / area
         drift = (cy[:, 1:] - cy[:, :-1]).abs() + (cx[:, 1:] - cx[:, :-1]).abs()
-        return torch.stack([outline.mean(), drift.mean()])
+        return torch.stack([outline.mean(dim=1), drift.mean(dim=1)], dim=1)
 
     def mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
         """Sum over the two speeds of (log(fake / real))^2: a scalar, zero when the wax moves as in the data."""
         with torch.no_grad():
             target = self.speeds(real)
         return (torch.log(self.speeds(fake) + EPS) - torch.log(target + EPS)).pow(2).sum()
+
+    def spread_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
+        """Sum over the two speeds of (log(fake's spread over clips / real's))^2; needs two clips of each."""
+        with torch.no_grad():
+            target = self.clip_speeds(real).std(dim=0)
+        return (torch.log(self.clip_speeds(fake).std(dim=0) + EPS) - torch.log(target + EPS)).pow(2).sum()

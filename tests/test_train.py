@@ -48,7 +48,8 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     log = (out / "train.log").read_text()
     assert "start: duralava" in log and "step       2" in log and "finished at step 2" in log
     assert "wax_motion" in log and lamp.meta["training"]["wax_motion_weight"] == 1.0
-    assert "edge" in log and lamp.meta["training"]["edge_weight"] == 1.0
+    assert "colour" in log and lamp.meta["training"]["colour_weight"] == 1.0
+    assert "wax_spread" in log and lamp.meta["training"]["wax_spread_weight"] == 1.0
     assert "whiten" in log and "directions" in log and lamp.meta["training"]["whiten_weight"] == 0.0
     assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
     assert (out / "samples" / "timelapse.mp4").stat().st_size > 1000
@@ -144,7 +145,8 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--reset-prob", "1.5"], "--reset-prob must be a probability"),
     (["--motion-weight", "-2"], "--motion-weight must not be negative"),
     (["--wax-motion-weight", "-1"], "--wax-motion-weight must not be negative"),
-    (["--edge-weight", "-0.5"], "--edge-weight must not be negative"),
+    (["--colour-weight", "-0.5"], "--colour-weight must not be negative"),
+    (["--wax-spread-weight", "-2"], "--wax-spread-weight must not be negative"),
     (["--whiten-weight", "-0.5"], "--whiten-weight must not be negative"),
     (["--smooth", "yes"], "--smooth must be on or off"),
 ])

@@ -85,34 +85,50 @@ def soft_edged(frames: np.ndarray, passes: int) -> np.ndarray:
     return x.round().astype(np.uint8)
 
 
-def test_the_half_wax_share_counts_evals_middle_colour_bins_and_grows_with_a_blurred_outline(soft):
+def test_the_colour_shares_count_evals_colour_bins_and_a_blurred_outline_fills_the_middle(soft):
     sharp = blob_frames(np.linspace(0.3, 0.7, 8))
     seg = WaxSegmenter.fit(blob_frames(np.linspace(0.2, 0.8, 40)))
-    middle = [FRAME_FEATURES.index(f"colour_{i}") for i in (2, 3, 4)]
-    shares = []
+    bins = [FRAME_FEATURES.index(f"colour_{i}") for i in range(6)]
+    middle = []
     for frames in (sharp, soft_edged(sharp, 1), soft_edged(sharp, 2)):
-        # eval's share of half-wax pixels, on the same active pixels as the soft one
-        soft_share = soft.half_wax(as_clips(frames, 8)).item()
-        hard = frame_features(frames, seg)[:, middle].sum(1).mean() * seg.active.sum() / soft.active.sum().item()
-        assert soft_share == pytest.approx(hard, abs=0.01)
-        shares.append(soft_share)
-    assert shares[0] < 0.01 < shares[1] < shares[2]       # a hard-edged blob has no half-wax rim
+        shares = soft.colour_shares(as_clips(frames, 8)).numpy()
+        # eval's shares, on the same pixels as the soft ones
+        hard = frame_features(frames, seg)[:, bins].mean(0) * seg.active.sum() / soft.active.sum().item()
+        assert shares.sum() == pytest.approx(1.0, abs=1e-5)
+        assert shares == pytest.approx(hard, abs=0.02)    # soft bands: pixels near an edge count in both
+        middle.append(shares[2:5].sum())
+    assert middle[0] < 0.01 < middle[1] < middle[2]       # a hard-edged blob has no half-wax rim
 
 
-def test_the_edge_mismatch_is_zero_at_the_data_sharpness_and_teaches_a_sharper_outline(soft):
+def test_the_colour_mismatch_is_zero_at_the_data_sharpness_and_teaches_a_sharper_outline(soft):
     sharp = blob_frames(np.linspace(0.3, 0.7, 8))
     rimmed = as_clips(soft_edged(sharp, 1), 8)           # the data: a one-pixel soft rim
     blurred = as_clips(soft_edged(sharp, 3), 8)
-    assert soft.edge_mismatch(rimmed.clone(), rimmed).item() < 1e-8
-    assert soft.edge_mismatch(blurred, rimmed).item() > 0.1
+    assert soft.colour_mismatch(rimmed.clone(), rimmed).item() < 1e-8
+    assert soft.colour_mismatch(blurred, rimmed).item() > 0.1
     fake = blurred.clone().requires_grad_(True)
-    torch.optim.SGD([fake], lr=0.02).zero_grad()
-    loss = soft.edge_mismatch(fake, rimmed)
+    loss = soft.colour_mismatch(fake, rimmed)
     loss.backward()
     assert torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
-    with torch.no_grad():                                  # one step down the gradient sharpens it
-        stepped = (fake - 0.05 * fake.grad / fake.grad.abs().max()).clamp(0, 1)
-    assert soft.edge_mismatch(stepped, rimmed).item() < loss.item()
+    with torch.no_grad():                                  # a small step down the gradient sharpens it
+        stepped = (fake - 0.02 * fake.grad / fake.grad.abs().max()).clamp(0, 1)
+    assert soft.colour_mismatch(stepped, rimmed).item() < loss.item()
+
+
+def test_the_spread_mismatch_tells_spurts_from_an_even_pace(soft):
+    t = 8
+    # The data: half the clips rest, half rise fast. The lamp: every clip at the same middle pace.
+    spurts = torch.cat([as_clips(blob_frames(np.full(t, 0.5)), t), as_clips(blob_frames(np.linspace(0.8, 0.2, t)), t),
+                        as_clips(blob_frames(np.full(t, 0.6)), t), as_clips(blob_frames(np.linspace(0.2, 0.8, t)), t)])
+    even = torch.cat([as_clips(blob_frames(np.linspace(0.7, 0.4, t)), t), as_clips(blob_frames(np.linspace(0.4, 0.7, t)), t),
+                      as_clips(blob_frames(np.linspace(0.6, 0.3, t)), t), as_clips(blob_frames(np.linspace(0.3, 0.6, t)), t)])
+    assert soft.speeds(even)[1].item() == pytest.approx(soft.speeds(spurts)[1].item(), rel=0.1)   # same mean pace
+    assert soft.clip_speeds(spurts).shape == (4, 2)
+    assert soft.spread_mismatch(spurts.clone(), spurts).item() < 1e-8
+    assert soft.spread_mismatch(even, spurts).item() > 1.0
+    fake = even.clone().requires_grad_(True)
+    soft.spread_mismatch(fake, spurts).backward()
+    assert torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
 
 
 def test_frames_without_wax_cannot_be_fitted():
