@@ -200,7 +200,7 @@ class Trainer:
             self._start_from_data()
 
     def _find_wax(self) -> None:
-        """The data's wax, found by colour, for the wax-motion, wax-spread and colour terms; where there is none, the reason."""
+        """The data's wax, found by colour, for the wax-motion, wax-spread and colour terms; else why not."""
         from .features import MetricsError
 
         try:
@@ -288,7 +288,8 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
          + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.wax_motion_weight * wax_motion
-         + cfg.wax_spread_weight * wax_spread + cfg.colour_weight * colour + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
+         + cfg.wax_spread_weight * wax_spread + cfg.colour_weight * colour
+         + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
         self.opt_g.step()
         for d in (self.d_frame, self.d_temporal):
             d.requires_grad_(True)
@@ -335,8 +336,8 @@ class Trainer:
             "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
             "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
                                                           "reset_prob", "noise_prob", "drive", "wander",
-                                                          "motion_weight", "wax_motion_weight", "wax_spread_weight", "colour_weight",
-                                                          "return_weight",
+                                                          "motion_weight", "wax_motion_weight",
+                                                          "wax_spread_weight", "colour_weight", "return_weight",
                                                           "trail_ticks", "whiten_weight")},
         }
 

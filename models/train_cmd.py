@@ -207,15 +207,8 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainError(f"--wander must be from 0 to 1, not {cfg.wander}.")
     if not 0 <= cfg.warmup <= 100_000:
         raise TrainError(f"--warmup must be from 0 to 100000 ticks, not {cfg.warmup}.")
-    if cfg.return_weight < 0:
-        raise TrainError(f"--return-weight must not be negative, not {cfg.return_weight}.")
-    if cfg.whiten_weight < 0:
-        raise TrainError(f"--whiten-weight must not be negative, not {cfg.whiten_weight}.")
-    if cfg.motion_weight < 0:
-        raise TrainError(f"--motion-weight must not be negative, not {cfg.motion_weight}.")
-    if cfg.wax_motion_weight < 0:
-        raise TrainError(f"--wax-motion-weight must not be negative, not {cfg.wax_motion_weight}.")
-    for name in ("wax_spread_weight", "colour_weight"):
+    for name in ("return_weight", "whiten_weight", "motion_weight", "wax_motion_weight", "wax_spread_weight",
+                 "colour_weight"):
         if getattr(cfg, name) < 0:
             raise TrainError(f"--{name.replace('_', '-')} must not be negative, not {getattr(cfg, name)}.")
     if not 0 <= cfg.reset_prob <= 1:
