@@ -284,7 +284,9 @@ class Trainer:
         flat = states.flatten(0, 1)
         if self.latent_cov is None:
             self.latent_cov = latent.covariance(flat.detach())
-        whiten, self.latent_cov = latent.whiteness_penalty(flat, self.latent_cov, 1.0 / COVARIANCE_STEPS)
+        # Logged at any weight (the latent directions in use); its graph only built when it trains.
+        watched = flat if cfg.whiten_weight > 0 else flat.detach()
+        whiten, self.latent_cov = latent.whiteness_penalty(watched, self.latent_cov, 1.0 / COVARIANCE_STEPS)
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
          + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.wax_motion_weight * wax_motion
