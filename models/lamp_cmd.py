@@ -68,9 +68,7 @@ def describe(path: Path, meta: dict) -> list[tuple[str, str]]:
                                                   f"(frame {judged['frame_start']:.1f}x, "
                                                   f"clip {judged['clip_start']:.1f}x at the start)")))
     for entry in retuned(meta):
-        rows.append(("retuned", _readable(lambda: ", ".join(
-            f"{k} {a:g} -> {b:g}" for k, (a, b) in entry["changed"].items()) or "stored as " + entry["dtype"])
-            + f" by {entry.get('command', '?')}"))
+        rows.append(("retuned", retuning(entry) + f" by {entry.get('command', '?')}"))
     return rows
 
 
@@ -78,6 +76,12 @@ def retuned(meta: dict) -> list:
     """The lamp's earlier retunings (a list of dicts; anything else in the file counts as none)."""
     entries = meta.get("retuned")
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def retuning(entry: dict) -> str:
+    """What one retuning changed ("wander 0.15 -> 0.22", "stored as float16"), or that it cannot be read."""
+    return _readable(lambda: ", ".join(f"{k} {a:g} -> {b:g}" for k, (a, b) in entry["changed"].items())
+                     or "stored as " + entry["dtype"])
 
 
 def _readable(text) -> str:

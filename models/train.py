@@ -277,9 +277,9 @@ class Trainer:
             calm_fake = fake[calm]
             motion = motion_mismatch(calm_fake, real)
             if self.wax is not None:
-                wax_motion = self.wax.mismatch(calm_fake, real)
-                if cfg.wax_spread_weight > 0 and len(calm_fake) > 1:
-                    wax_spread = self.wax.spread_mismatch(calm_fake, real)
+                wax_motion, uneven = self.wax.speed_mismatches(calm_fake, real)
+                if cfg.wax_spread_weight > 0:
+                    wax_spread = uneven
         returning = latent.return_penalty(states, trail)
         flat = states.flatten(0, 1)
         if self.latent_cov is None:

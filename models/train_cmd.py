@@ -96,7 +96,8 @@ SETTINGS = {
     "drive": "drive", "wander": "wander", "warmup": "warmup", "return_weight": "return_weight",
     "whiten_weight": "whiten_weight", "smooth": "smooth",
     "motion_weight": "motion_weight", "wax_motion_weight": "wax_motion_weight",
-    "wax_spread_weight": "wax_spread_weight", "colour_weight": "colour_weight", "reset_prob": "reset_prob", "judge_every_min": "judge_every_min",
+    "wax_spread_weight": "wax_spread_weight", "colour_weight": "colour_weight", "reset_prob": "reset_prob",
+    "judge_every_min": "judge_every_min",
 }
 
 

@@ -90,7 +90,7 @@ class SoftWax:
         """Sum over the bands of (log(fake's share / real's))^2: zero when the colours are spread as in the data."""
         with torch.no_grad():
             target = self.colour_shares(real)
-        return (torch.log(self.colour_shares(fake) + EPS) - torch.log(target + EPS)).pow(2).sum()
+        return _log_gap(self.colour_shares(fake), target)
 
     def speeds(self, clips: Tensor) -> Tensor:
         """(outline, drift) per tick over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor."""
@@ -106,14 +106,26 @@ class SoftWax:
         drift = (cy[:, 1:] - cy[:, :-1]).abs() + (cx[:, 1:] - cx[:, :-1]).abs()
         return torch.stack([outline.mean(dim=1), drift.mean(dim=1)], dim=1)
 
+    def speed_mismatches(self, fake: Tensor, real: Tensor) -> tuple[Tensor, Tensor]:
+        """(pace, spread) from one pass over each batch: the two speeds' mean and their spread over
+        clips, each as a sum of squared log ratios; the spread is 0 unless both batches hold two clips."""
+        with torch.no_grad():
+            target = self.clip_speeds(real)
+        speeds = self.clip_speeds(fake)
+        pace = _log_gap(speeds.mean(dim=0), target.mean(dim=0))
+        if len(speeds) < 2 or len(target) < 2:
+            return pace, speeds.new_zeros(())
+        return pace, _log_gap(speeds.std(dim=0), target.std(dim=0))
+
     def mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
         """Sum over the two speeds of (log(fake / real))^2: a scalar, zero when the wax moves as in the data."""
-        with torch.no_grad():
-            target = self.speeds(real)
-        return (torch.log(self.speeds(fake) + EPS) - torch.log(target + EPS)).pow(2).sum()
+        return self.speed_mismatches(fake, real)[0]
 
     def spread_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
         """Sum over the two speeds of (log(fake's spread over clips / real's))^2; needs two clips of each."""
-        with torch.no_grad():
-            target = self.clip_speeds(real).std(dim=0)
-        return (torch.log(self.clip_speeds(fake).std(dim=0) + EPS) - torch.log(target + EPS)).pow(2).sum()
+        return self.speed_mismatches(fake, real)[1]
+
+
+def _log_gap(fake: Tensor, real: Tensor) -> Tensor:
+    """Sum of (log(fake / real))^2 over the entries: zero where they agree, whatever the scale."""
+    return (torch.log(fake + EPS) - torch.log(real + EPS)).pow(2).sum()

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from imgui_bundle import imgui
 
+from duralava.models.lamp_cmd import retuned, retuning
+
 
 def about(meta: dict) -> list[str]:
     """Lines about the playing lamp from its file's metadata: training, how it plays, any retuning."""
@@ -14,12 +16,7 @@ def about(meta: dict) -> list[str]:
     lines = [f"{meta.get('steps', 0)} training steps, data: {data.get('source', '?')}"]
     if "wander" in rnn:
         lines.append(f"plays with drive {rnn.get('drive', 0):g}, wander {rnn['wander']:g}")
-    entries = meta.get("retuned") if isinstance(meta.get("retuned"), list) else []
-    for entry in entries:
-        changed = entry.get("changed") if isinstance(entry, dict) else None
-        if isinstance(changed, dict) and changed:
-            lines.append("retuned: " + ", ".join(f"{k} {pair[0]} -> {pair[1]}" for k, pair in changed.items()
-                                                 if isinstance(pair, list) and len(pair) == 2))
+    lines += ["retuned: " + retuning(entry) for entry in retuned(meta)]
     return lines
 
 
