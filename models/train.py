@@ -34,7 +34,7 @@ from .frame_discriminator import FrameDiscriminator, FrameDiscriminatorConfig
 from .generator import Generator, GeneratorConfig
 from .rnn import LatentRNN, RNNConfig
 from .temporal_discriminator import TemporalDiscriminator, TemporalDiscriminatorConfig
-from .wax_motion import SoftWax
+from .wax_motion import SoftWax, log_gap
 from .train_cmd import TrainConfig, TrainError
 
 # Steps over which the chains' latent covariance is averaged for the whiteness penalty: a chain
@@ -92,13 +92,30 @@ def frame_motion(clips: Tensor, pool: int = 4) -> Tensor:
     return (clips[:, 1:] - clips[:, :-1]).abs().mean()
 
 
-def motion_mismatch(fake: Tensor, real: Tensor, eps: float = 1e-4) -> Tensor:
+def motion_mismatch(fake: Tensor, real: Tensor) -> Tensor:
     """(log(fake motion / real motion))^2: zero when the lamp moves as fast as its data, whatever the scale.
 
     The discriminators judge what motion looks like; this holds its speed, which a
     temporal discriminator reading a few ticks is slow to insist on.
     """
-    return (torch.log(frame_motion(fake) + eps) - torch.log(frame_motion(real).detach() + eps)) ** 2
+    return log_gap(frame_motion(fake), frame_motion(real).detach())
+
+
+def pixel_speeds(clips: Tensor) -> Tensor:
+    """(per tick, across the clip): mean |difference| of full-resolution pixels between neighbouring
+    ticks and between a clip's first and last frames, over a batch (B, T>=2, 3, S, S): a (2,) tensor."""
+    return torch.stack([(clips[:, 1:] - clips[:, :-1]).abs().mean(), (clips[:, -1] - clips[:, 0]).abs().mean()])
+
+
+def flicker_mismatch(fake: Tensor, real: Tensor) -> Tensor:
+    """Sum of (log(fake / real))^2 over the two pixel speeds: zero when the lamp's finest detail
+    changes as fast as the data's.
+
+    ``frame_motion`` averages fine texture away, so a lamp whose wax is mottled and whose mottling
+    boils from tick to tick pays nothing there; here it does. Across the clip as well as per tick:
+    a jitter that goes back and forth adds to the per-tick change, not to the change over a clip.
+    """
+    return log_gap(pixel_speeds(fake), pixel_speeds(real).detach())
 
 
 def d_loss(kind: str, real: Tensor, fake: Tensor) -> Tensor:
@@ -270,12 +287,14 @@ class Trainer:
         spread = latent.population_penalty(proposals)
         # Speed is matched on the chains left to the lamp's own drive: stirred ones are meant to move more.
         calm = (stir.flatten() == 0).to(dev)
-        motion = wax_motion = wax_spread = colour = fake.new_zeros(())
+        motion = flicker = wax_motion = wax_spread = colour = fake.new_zeros(())
         if self.wax is not None and cfg.colour_weight > 0:
             colour = self.wax.colour_mismatch(fake, real)
         if bool(calm.any()):
             calm_fake = fake[calm]
             motion = motion_mismatch(calm_fake, real)
+            if cfg.flicker_weight > 0:
+                flicker = flicker_mismatch(calm_fake, real)
             if self.wax is not None:
                 wax_motion, uneven = self.wax.speed_mismatches(calm_fake, real)
                 if cfg.wax_spread_weight > 0:
@@ -289,7 +308,8 @@ class Trainer:
         whiten, self.latent_cov = latent.whiteness_penalty(watched, self.latent_cov, 1.0 / COVARIANCE_STEPS)
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
-         + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.wax_motion_weight * wax_motion
+         + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.flicker_weight * flicker
+         + cfg.wax_motion_weight * wax_motion
          + cfg.wax_spread_weight * wax_spread + cfg.colour_weight * colour
          + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
         self.opt_g.step()
@@ -305,6 +325,7 @@ class Trainer:
             "loss/d_frame": loss_d_frame.item(), "loss/d_clip": loss_d_clip.item(),
             "loss/g_frame": loss_g_frame.item(), "loss/g_clip": loss_g_clip.item(),
             "loss/moments": penalty.item(), "loss/spread": spread.item(), "loss/motion": motion.item(),
+            "loss/flicker": flicker.item(),
             "loss/wax_motion": wax_motion.item(), "loss/wax_spread": wax_spread.item(),
             "loss/colour": colour.item(),
             "loss/return": returning.item(), "loss/whiten": whiten.item(),
@@ -338,7 +359,7 @@ class Trainer:
             "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
             "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
                                                           "reset_prob", "noise_prob", "drive", "wander",
-                                                          "motion_weight", "wax_motion_weight",
+                                                          "motion_weight", "flicker_weight", "wax_motion_weight",
                                                           "wax_spread_weight", "colour_weight", "return_weight",
                                                           "trail_ticks", "whiten_weight")},
         }

@@ -56,6 +56,7 @@ class TrainConfig:
     whiten_weight: float = 0.0       # weight of the penalty for latents whose covariance is not the identity
                                      # (off: on a trained lamp it spread the latent but broke the frames)
     motion_weight: float = 1.0       # squared log ratio of generated to real motion per tick
+    flicker_weight: float = 1.0      # the same at full resolution, per tick and across a clip (boiling texture)
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
     colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)
@@ -95,7 +96,7 @@ SETTINGS = {
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
     "drive": "drive", "wander": "wander", "warmup": "warmup", "return_weight": "return_weight",
     "whiten_weight": "whiten_weight", "smooth": "smooth",
-    "motion_weight": "motion_weight", "wax_motion_weight": "wax_motion_weight",
+    "motion_weight": "motion_weight", "flicker_weight": "flicker_weight", "wax_motion_weight": "wax_motion_weight",
     "wax_spread_weight": "wax_spread_weight", "colour_weight": "colour_weight", "reset_prob": "reset_prob",
     "judge_every_min": "judge_every_min",
 }
@@ -152,6 +153,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"(covariance over many ticks away from the identity; default {d.whiten_weight})")
     p.add_argument("--motion-weight", type=float,
                    help=f"weight of matching the data's motion per tick (default {d.motion_weight})")
+    p.add_argument("--flicker-weight", type=float,
+                   help=f"weight of matching how fast the data's finest detail changes, per tick and across a "
+                        f"clip, so the wax's texture does not boil (default {d.flicker_weight})")
     p.add_argument("--wax-motion-weight", type=float,
                    help=f"weight of matching how fast the data's wax outline and centre move per tick "
                         f"(default {d.wax_motion_weight})")
@@ -208,8 +212,8 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainError(f"--wander must be from 0 to 1, not {cfg.wander}.")
     if not 0 <= cfg.warmup <= 100_000:
         raise TrainError(f"--warmup must be from 0 to 100000 ticks, not {cfg.warmup}.")
-    for name in ("return_weight", "whiten_weight", "motion_weight", "wax_motion_weight", "wax_spread_weight",
-                 "colour_weight"):
+    for name in ("return_weight", "whiten_weight", "motion_weight", "flicker_weight", "wax_motion_weight",
+                 "wax_spread_weight", "colour_weight"):
         if getattr(cfg, name) < 0:
             raise TrainError(f"--{name.replace('_', '-')} must not be negative, not {getattr(cfg, name)}.")
     if not 0 <= cfg.reset_prob <= 1:

@@ -90,7 +90,7 @@ class SoftWax:
         """Sum over the bands of (log(fake's share / real's))^2: zero when the colours are spread as in the data."""
         with torch.no_grad():
             target = self.colour_shares(real)
-        return _log_gap(self.colour_shares(fake), target)
+        return log_gap(self.colour_shares(fake), target)
 
     def speeds(self, clips: Tensor) -> Tensor:
         """(outline, drift) per tick over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor."""
@@ -112,10 +112,10 @@ class SoftWax:
         with torch.no_grad():
             target = self.clip_speeds(real)
         speeds = self.clip_speeds(fake)
-        pace = _log_gap(speeds.mean(dim=0), target.mean(dim=0))
+        pace = log_gap(speeds.mean(dim=0), target.mean(dim=0))
         if len(speeds) < 2 or len(target) < 2:
             return pace, speeds.new_zeros(())
-        return pace, _log_gap(speeds.std(dim=0), target.std(dim=0))
+        return pace, log_gap(speeds.std(dim=0), target.std(dim=0))
 
     def mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
         """Sum over the two speeds of (log(fake / real))^2: a scalar, zero when the wax moves as in the data."""
@@ -126,6 +126,6 @@ class SoftWax:
         return self.speed_mismatches(fake, real)[1]
 
 
-def _log_gap(fake: Tensor, real: Tensor) -> Tensor:
+def log_gap(fake: Tensor, real: Tensor) -> Tensor:
     """Sum of (log(fake / real))^2 over the entries: zero where they agree, whatever the scale."""
     return (torch.log(fake + EPS) - torch.log(real + EPS)).pow(2).sum()

@@ -49,6 +49,7 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     assert "start: duralava" in log and "step       2" in log and "finished at step 2" in log
     assert "wax_motion" in log and lamp.meta["training"]["wax_motion_weight"] == 1.0
     assert "colour" in log and lamp.meta["training"]["colour_weight"] == 1.0
+    assert "flicker" in log and lamp.meta["training"]["flicker_weight"] == 1.0
     assert "wax_spread" in log and lamp.meta["training"]["wax_spread_weight"] == 1.0
     assert "whiten" in log and "directions" in log and lamp.meta["training"]["whiten_weight"] == 0.0
     assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
@@ -80,6 +81,37 @@ def test_motion_mismatch_is_zero_at_the_data_speed_and_grows_either_way():
     moving = still.clone()
     moving[:, :, :, :, :4] += 0.2 * torch.tensor([0.0, 1.0, 0.0, 1.0])[None, :, None, None, None]
     assert frame_motion(shimmer) < 1e-6 < frame_motion(moving)
+
+
+def test_flicker_mismatch_sees_the_boiling_texture_and_the_jitter_that_pooled_motion_misses():
+    from duralava.models.train import flicker_mismatch, motion_mismatch, pixel_speeds
+
+    g = torch.Generator().manual_seed(1)
+    base = torch.rand(3, 1, 3, 8, 8, generator=g) * 0.5 + 0.25
+    drift = (torch.rand(3, 1, 3, 8, 8, generator=g) - 0.5) * 0.02
+    ticks = torch.arange(6, dtype=torch.float32).view(1, 6, 1, 1, 1)
+    real = base + ticks * drift                            # every pixel drifts steadily
+    assert flicker_mismatch(real.clone(), real).item() < 1e-10
+    speeds = pixel_speeds(real)
+    assert torch.allclose(speeds[1], 5 * speeds[0], rtol=1e-4)
+
+    # Texture that boils: a fine checkerboard flipping sign each tick on top of the same drift.
+    checker = ((torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2).float() * 2 - 1
+    boiling = real + 0.05 * checker * (-1.0) ** ticks
+    assert motion_mismatch(boiling, real).item() < 1e-4       # pooled 4x4, the checkerboard is gone
+    assert flicker_mismatch(boiling, real).item() > 0.5
+
+    # Jitter: the same change per tick, but back and forth, so a clip ends where it began.
+    jitter = base + (ticks % 2) * drift
+    assert torch.allclose(pixel_speeds(jitter)[0], speeds[0], rtol=1e-4)
+    assert flicker_mismatch(jitter, real).item() > 1.0
+
+    fake = boiling.clone().requires_grad_(True)
+    loss = flicker_mismatch(fake, real)
+    loss.backward()
+    with torch.no_grad():
+        calmer = fake - 0.02 * fake.grad / fake.grad.abs().max()
+    assert flicker_mismatch(calmer, real).item() < loss.item()   # one step against it calms the texture
 
 
 def test_the_drive_travels_into_the_lamp_and_a_resume_can_change_it(tmp_path, lamp_data):
@@ -145,6 +177,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--reset-prob", "1.5"], "--reset-prob must be a probability"),
     (["--motion-weight", "-2"], "--motion-weight must not be negative"),
     (["--wax-motion-weight", "-1"], "--wax-motion-weight must not be negative"),
+    (["--flicker-weight", "-1"], "--flicker-weight must not be negative"),
     (["--colour-weight", "-0.5"], "--colour-weight must not be negative"),
     (["--wax-spread-weight", "-2"], "--wax-spread-weight must not be negative"),
     (["--whiten-weight", "-0.5"], "--whiten-weight must not be negative"),
