@@ -209,7 +209,7 @@ class Trainer:
         self.latent_cov: Tensor | None = None          # the chains' latent covariance, averaged over steps
         self.best: dict | None = None                  # the best fidelity check so far (see train_judge)
         self.wax, self.wax_missing = None, None         # the wax terms' soft mask, or why there is none
-        if cfg.wax_motion_weight > 0 or cfg.wax_spread_weight > 0 or cfg.colour_weight > 0:
+        if any(w > 0 for w in (cfg.wax_motion_weight, cfg.wax_spread_weight, cfg.colour_weight, cfg.flicker_weight)):
             self._find_wax()
         if resumed:
             self._restore(*resumed)
@@ -296,9 +296,11 @@ class Trainer:
             if cfg.flicker_weight > 0:
                 flicker = flicker_mismatch(calm_fake, real)
             if self.wax is not None:
-                wax_motion, uneven = self.wax.speed_mismatches(calm_fake, real)
+                wax_motion, uneven, coupling = self.wax.speed_mismatches(calm_fake, real)
                 if cfg.wax_spread_weight > 0:
                     wax_spread = uneven
+                if cfg.flicker_weight > 0:
+                    flicker = flicker + coupling
         returning = latent.return_penalty(states, trail)
         flat = states.flatten(0, 1)
         if self.latent_cov is None:

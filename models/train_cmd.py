@@ -56,7 +56,8 @@ class TrainConfig:
     whiten_weight: float = 0.0       # weight of the penalty for latents whose covariance is not the identity
                                      # (off: on a trained lamp it spread the latent but broke the frames)
     motion_weight: float = 1.0       # squared log ratio of generated to real motion per tick
-    flicker_weight: float = 1.0      # the same at full resolution, per tick and across a clip (boiling texture)
+    flicker_weight: float = 1.0      # the same at full resolution, per tick and across a clip, and per clip
+                                     # against the wax outline's change (boiling texture; models/wax_motion.py)
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
     colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)

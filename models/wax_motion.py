@@ -20,6 +20,10 @@ on the bulb, then rises in a spurt, so its speed varies widely from clip to
 clip; a lamp that moves at the right average pace all the time is not the same
 motion. The spread of each speed over the batch's clips is compared as above.
 
+And how much of the pixels' change the wax's movement explains
+(:func:`pixels_per_outline`): in the data all of it, so the ratio of the two is
+nearly constant from clip to clip; the lamp is held to that ratio clip by clip.
+
 And one measure of the wax's look (:meth:`SoftWax.colour_mismatch`): the shares
 of the lamp's pixels in each band of the liquid -> wax axis (eval's colour bins).
 In the data the pixels between the two colours are the one-pixel rim of the
@@ -37,6 +41,7 @@ from .features import BRIGHTNESS_WEIGHT, COLOUR_EDGES, DARK_OFFSET, WaxSegmenter
 SHARPNESS = 12.0   # sigmoid slope on the liquid (0) -> wax (1) axis: 0.4 -> 0.23, 0.6 -> 0.77
 BAND_SHARPNESS = 40.0   # slope of the soft colour bands' sides: pure wax (1) is 0.98 in the top band
 EPS = 1e-4         # keeps the logs and the centre of mass finite for a lamp with no wax or no motion
+PIXEL_EPS = 1e-5   # the same for pixel change per tick (a resting clip of the data changes 4e-4 a tick)
 
 
 class SoftWax:
@@ -106,16 +111,20 @@ class SoftWax:
         drift = (cy[:, 1:] - cy[:, :-1]).abs() + (cx[:, 1:] - cx[:, :-1]).abs()
         return torch.stack([outline.mean(dim=1), drift.mean(dim=1)], dim=1)
 
-    def speed_mismatches(self, fake: Tensor, real: Tensor) -> tuple[Tensor, Tensor]:
-        """(pace, spread) from one pass over each batch: the two speeds' mean and their spread over
-        clips, each as a sum of squared log ratios; the spread is 0 unless both batches hold two clips."""
+    def speed_mismatches(self, fake: Tensor, real: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(pace, spread, coupling) from one pass over each batch: the two speeds' mean and their spread
+        over clips, each as a sum of squared log ratios (the spread is 0 unless both batches hold two
+        clips); and the mean over the lamp's clips of the squared gap between each clip's
+        :func:`pixels_per_outline` and the data's mean."""
         with torch.no_grad():
             target = self.clip_speeds(real)
+            coupled = pixels_per_outline(real, target).mean()
         speeds = self.clip_speeds(fake)
         pace = log_gap(speeds.mean(dim=0), target.mean(dim=0))
+        coupling = (pixels_per_outline(fake, speeds) - coupled).pow(2).mean()
         if len(speeds) < 2 or len(target) < 2:
-            return pace, speeds.new_zeros(())
-        return pace, log_gap(speeds.std(dim=0), target.std(dim=0))
+            return pace, speeds.new_zeros(()), coupling
+        return pace, log_gap(speeds.std(dim=0), target.std(dim=0)), coupling
 
     def mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
         """Sum over the two speeds of (log(fake / real))^2: a scalar, zero when the wax moves as in the data."""
@@ -124,6 +133,19 @@ class SoftWax:
     def spread_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
         """Sum over the two speeds of (log(fake's spread over clips / real's))^2; needs two clips of each."""
         return self.speed_mismatches(fake, real)[1]
+
+
+def pixels_per_outline(clips: Tensor, speeds: Tensor) -> Tensor:
+    """log(full-resolution pixel change per tick / outline change per tick) of each clip: (B,), from
+    clips (B, T, 3, S, S) and their :meth:`SoftWax.clip_speeds`.
+
+    In the data every pixel that changes is wax moving, so this is nearly the same number for a
+    resting clip and a rising one (its spread over clips is a twentieth of its mean's log). A lamp
+    whose texture boils, or whose glow shimmers, changes its pixels more than its wax explains,
+    most of all when the wax rests.
+    """
+    pixels = (clips[:, 1:] - clips[:, :-1]).abs().mean(dim=(1, 2, 3, 4))
+    return torch.log(pixels + PIXEL_EPS) - torch.log(speeds[:, 0] + EPS)
 
 
 def log_gap(fake: Tensor, real: Tensor) -> Tensor:

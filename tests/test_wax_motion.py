@@ -144,3 +144,31 @@ def test_mirrored_training_clips_keep_their_wax(soft):
     flipped = as_clips(frames[:, :, ::-1].copy(), 20)
     assert mirrored.mask(flipped).sum() > 0.9 * plain.mask(as_clips(frames, 20)).sum()
     assert plain.mask(flipped).sum() < 0.5 * plain.mask(as_clips(frames, 20)).sum()
+
+
+def test_the_coupling_holds_each_clips_pixel_change_to_its_waxs_movement(soft):
+    from duralava.models.wax_motion import pixels_per_outline
+
+    t = 8
+    real = torch.cat([as_clips(blob_frames(np.linspace(0.7, 0.3, t)), t),
+                      as_clips(blob_frames(np.linspace(0.3, 0.5, t)), t),
+                      as_clips(blob_frames(np.linspace(0.6, 0.5, t)), t)])
+    ratios = pixels_per_outline(real, soft.clip_speeds(real))
+    assert ratios.std().item() < 0.1 * ratios.mean().abs().item()   # fast or slow, the same ratio
+    assert soft.speed_mismatches(real.clone(), real)[2].item() < 0.01
+    # The same wax under a liquid whose texture boils: a fine pattern flipping sign each tick,
+    # too faint to move the mask, most of a slow clip's pixel change.
+    checker = ((torch.arange(S)[:, None] + torch.arange(S)[None, :]) % 2).float() * 2 - 1
+    signs = (-1.0) ** torch.arange(t, dtype=torch.float32).view(1, t, 1, 1, 1)
+    boiling = (real + 0.01 * checker * signs).clamp(0, 1)
+    assert (soft.clip_speeds(boiling) - soft.clip_speeds(real)).abs().max().item() < 1e-3
+    by_clip = pixels_per_outline(boiling, soft.clip_speeds(boiling)) - ratios
+    assert by_clip[2] > by_clip[0] > 0.1                     # worst where the wax moves least
+    coupling = soft.speed_mismatches(boiling, real)[2]
+    assert coupling.item() > 0.3
+    fake = boiling.clone().requires_grad_(True)
+    loss = soft.speed_mismatches(fake, real)[2]
+    loss.backward()
+    with torch.no_grad():
+        calmer = fake - 0.005 * fake.grad.sign()
+    assert soft.speed_mismatches(calmer, real)[2].item() < loss.item()
