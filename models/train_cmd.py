@@ -156,7 +156,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"weight of matching the data's motion per tick (default {d.motion_weight})")
     p.add_argument("--flicker-weight", type=float,
                    help=f"weight of matching how fast the data's finest detail changes, per tick and across a "
-                        f"clip, so the wax's texture does not boil (default {d.flicker_weight})")
+                        f"clip, and how much of it the wax's movement explains, so the wax's texture does "
+                        f"not boil (default {d.flicker_weight})")
     p.add_argument("--wax-motion-weight", type=float,
                    help=f"weight of matching how fast the data's wax outline and centre move per tick "
                         f"(default {d.wax_motion_weight})")
