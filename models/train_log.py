@@ -158,7 +158,7 @@ class TrainLog:
         t = self.t
         if self.judge_ is None and not self._start_judge():
             return None
-        from .train_judge import beats, summary
+        from .train_judge import beats, combined, summary
 
         self.judged_step = t.step
         record = {**self.judge_.score(t.rnn_ema, t.g_ema), "step": t.step}
@@ -172,13 +172,13 @@ class TrainLog:
             t.save_lamp(self.out / "best.safetensors", extra={"judged": t.best})
             t.save_state(self.out / "best.state.safetensors")   # so a run can go on from its best, not its last
         self.write(f"step {t.step:7d}  {summary(record)}" + ("  -> best.safetensors" if best else
-                                                             f"  (best {t.best['score']:.1f}x at step {t.best['step']})"))
+                                                             f"  (best {combined(t.best):.1f}x at step {t.best['step']})"))
         return record
 
     def _start_judge(self) -> bool:
         """Set the judge up from the training data; False (and a line in the log) if it cannot be."""
         from .fidelity import SIMULATED
-        from .train_judge import JudgePlan, TrainJudge
+        from .train_judge import JudgePlan, TrainJudge, combined
 
         t, data = self.t, self.t.data
         frames = getattr(data, "frames", None)
@@ -210,7 +210,7 @@ class TrainLog:
         floor = self.judge_.floor
         self.write(f"fidelity checks every {self.cfg.judge_every_min:g} min against {self.judge_.against}, floor "
                    f"(frame {floor['frame']:.3g}, clip {floor['clip']:.3g})"
-                   + (f"; best so far {t.best['score']:.1f}x at step {t.best['step']}" if t.best else ""))
+                   + (f"; best so far {combined(t.best):.1f}x at step {t.best['step']}" if t.best else ""))
         return True
 
     def save(self) -> None:

@@ -233,7 +233,7 @@ def test_the_best_lamp_is_kept_and_a_resume_remembers_it(tmp_path, lamp_data):
     judged = best.meta["judged"]
     assert judged["against"] == "the training data" and judged["floor"]["frame"] > 0
     ratios = [judged[k] for k in ("frame_start", "clip_start", "frame_later", "clip_later")]
-    assert judged["score"] == pytest.approx(float(np.exp(np.mean(np.log(ratios)))))
+    assert judged["score"] == pytest.approx(float(np.exp(np.mean(np.log(np.maximum(ratios, 1.0))))))
     assert best.meta["steps"] == judged["step"] <= 3
     log = (out / "train.log").read_text()
     checks = [line for line in log.splitlines() if "fidelity" in line and "x the floor" in line]
@@ -259,6 +259,20 @@ def test_the_best_lamp_is_kept_and_a_resume_remembers_it(tmp_path, lamp_data):
     _, meta = load_training_state(out / "state.safetensors")
     assert meta["best"]["runs"]["wander"] == 0.15
     assert load_lamp(out / "best.safetensors").rnn.config.wander == 0.15
+
+
+def test_a_check_under_the_floor_cannot_make_up_for_another():
+    from duralava.models.train_judge import beats, combined
+
+    lucky = {"frame_start": 0.6, "frame_later": 0.6, "clip_start": 15.0, "clip_later": 15.0}
+    even = {"frame_start": 1.5, "frame_later": 1.5, "clip_start": 8.0, "clip_later": 8.0}
+    assert combined(lucky) == pytest.approx(15.0 ** 0.5)
+    assert combined(even) == pytest.approx(12.0 ** 0.5)
+    assert beats(even, lucky) and not beats(lucky, even)
+    # A best recorded under the old score (the plain geometric mean, 3.0) is weighed by its ratios.
+    assert beats(even, {**lucky, "score": 3.0})
+    assert combined({"frame_start": 1.0, "clip_start": 2.0}) == float("inf")
+    assert not beats({**even, "clip_later": float("nan")}, None)
 
 
 def test_a_run_can_go_on_from_its_best_state(tmp_path, lamp_data):
