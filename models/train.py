@@ -209,7 +209,8 @@ class Trainer:
         self.latent_cov: Tensor | None = None          # the chains' latent covariance, averaged over steps
         self.best: dict | None = None                  # the best fidelity check so far (see train_judge)
         self.wax, self.wax_missing = None, None         # the wax terms' soft mask, or why there is none
-        if any(w > 0 for w in (cfg.wax_motion_weight, cfg.wax_spread_weight, cfg.colour_weight, cfg.flicker_weight)):
+        if any(w > 0 for w in (cfg.wax_motion_weight, cfg.wax_spread_weight, cfg.colour_weight, cfg.flicker_weight,
+                              cfg.height_weight)):
             self._find_wax()
         if resumed:
             self._restore(*resumed)
@@ -217,7 +218,8 @@ class Trainer:
             self._start_from_data()
 
     def _find_wax(self) -> None:
-        """The data's wax, found by colour, for the wax-motion, wax-spread and colour terms; else why not."""
+        """The data's wax, found by colour, for the wax-motion, wax-spread, flicker, colour and height terms;
+        else why not."""
         from .features import MetricsError
 
         try:
@@ -287,9 +289,11 @@ class Trainer:
         spread = latent.population_penalty(proposals)
         # Speed is matched on the chains left to the lamp's own drive: stirred ones are meant to move more.
         calm = (stir.flatten() == 0).to(dev)
-        motion = flicker = wax_motion = wax_spread = colour = fake.new_zeros(())
+        motion = flicker = wax_motion = wax_spread = colour = height = fake.new_zeros(())
         if self.wax is not None and cfg.colour_weight > 0:
             colour = self.wax.colour_mismatch(fake, real)
+        if self.wax is not None and cfg.height_weight > 0:
+            height = self.wax.height_mismatch(fake)
         if bool(calm.any()):
             calm_fake = fake[calm]
             motion = motion_mismatch(calm_fake, real)
@@ -312,7 +316,7 @@ class Trainer:
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
          + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.flicker_weight * flicker
          + cfg.wax_motion_weight * wax_motion
-         + cfg.wax_spread_weight * wax_spread + cfg.colour_weight * colour
+         + cfg.wax_spread_weight * wax_spread + cfg.colour_weight * colour + cfg.height_weight * height
          + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
         self.opt_g.step()
         for d in (self.d_frame, self.d_temporal):
@@ -329,7 +333,7 @@ class Trainer:
             "loss/moments": penalty.item(), "loss/spread": spread.item(), "loss/motion": motion.item(),
             "loss/flicker": flicker.item(),
             "loss/wax_motion": wax_motion.item(), "loss/wax_spread": wax_spread.item(),
-            "loss/colour": colour.item(),
+            "loss/colour": colour.item(), "loss/height": height.item(),
             "loss/return": returning.item(), "loss/whiten": whiten.item(),
             "latent/directions": latent.directions(self.latent_cov),
             "latent/mean": mean.mean().item(), "latent/std": std.mean().item(),
@@ -362,7 +366,7 @@ class Trainer:
             "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
                                                           "reset_prob", "noise_prob", "drive", "wander",
                                                           "motion_weight", "flicker_weight", "wax_motion_weight",
-                                                          "wax_spread_weight", "colour_weight", "return_weight",
+                                                          "wax_spread_weight", "colour_weight", "height_weight", "return_weight",
                                                           "trail_ticks", "whiten_weight")},
         }
 

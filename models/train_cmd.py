@@ -61,6 +61,7 @@ class TrainConfig:
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
     colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)
+    height_weight: float = 1.0       # the same for the wax's share in each of eval's height bands (the whole cycle)
     frame_d_frames: int = 2          # frames per clip the frame discriminator judges
     ema_decay: float = 0.999
     save_every_min: float = 5.0
@@ -98,7 +99,8 @@ SETTINGS = {
     "drive": "drive", "wander": "wander", "warmup": "warmup", "return_weight": "return_weight",
     "whiten_weight": "whiten_weight", "smooth": "smooth",
     "motion_weight": "motion_weight", "flicker_weight": "flicker_weight", "wax_motion_weight": "wax_motion_weight",
-    "wax_spread_weight": "wax_spread_weight", "colour_weight": "colour_weight", "reset_prob": "reset_prob",
+    "wax_spread_weight": "wax_spread_weight", "colour_weight": "colour_weight",
+    "height_weight": "height_weight", "reset_prob": "reset_prob",
     "judge_every_min": "judge_every_min",
 }
 
@@ -167,6 +169,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--colour-weight", type=float,
                    help=f"weight of matching the data's shares of pixels from liquid to wax colour, so the "
                         f"wax's outline is as sharp and its colour as pure as in the data (default {d.colour_weight})")
+    p.add_argument("--height-weight", type=float,
+                   help=f"weight of matching how the data's wax spends its time at each height, resting on the "
+                        f"bulb as well as rising and sinking (default {d.height_weight})")
     p.add_argument("--reset-prob", type=float,
                    help=f"chance per chain and step of restarting from a fresh latent (default {d.reset_prob})")
     p.add_argument("--seed", type=int, help=f"seed for networks, latents and data (default {d.seed})")
@@ -215,7 +220,7 @@ def validate(cfg: TrainConfig) -> None:
     if not 0 <= cfg.warmup <= 100_000:
         raise TrainError(f"--warmup must be from 0 to 100000 ticks, not {cfg.warmup}.")
     for name in ("return_weight", "whiten_weight", "motion_weight", "flicker_weight", "wax_motion_weight",
-                 "wax_spread_weight", "colour_weight"):
+                 "wax_spread_weight", "colour_weight", "height_weight"):
         if getattr(cfg, name) < 0:
             raise TrainError(f"--{name.replace('_', '-')} must not be negative, not {getattr(cfg, name)}.")
     if not 0 <= cfg.reset_prob <= 1:

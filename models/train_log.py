@@ -85,7 +85,7 @@ class TrainLog:
         self.write(f"data {json.dumps(t.data_info)}")
         self.write(f"config {json.dumps({k: v for k, v in vars(cfg).items() if k != 'command'})}")
         if t.wax_missing:
-            self.write(f"no wax-motion, wax-spread or colour term: {t.wax_missing}")
+            self.write(f"no wax-motion, wax-spread, colour or height term: {t.wax_missing}")
         try:
             from torch.utils.tensorboard import SummaryWriter
 

@@ -24,6 +24,11 @@ And how much of the pixels' change the wax's movement explains
 (:func:`pixels_per_outline`): in the data all of it, so the ratio of the two is
 nearly constant from clip to clip; the lamp is held to that ratio clip by clip.
 
+And where the wax spends its time (:meth:`SoftWax.height_mismatch`): the share of
+the wax in each of eval's eight height bands, averaged over the batch, against
+the data's as a whole. The data's wax rests on the bulb a third of the time; a lamp
+whose wax hovers in the upper half never shows it melting.
+
 And one measure of the wax's look (:meth:`SoftWax.colour_mismatch`): the shares
 of the lamp's pixels in each band of the liquid -> wax axis (eval's colour bins).
 In the data the pixels between the two colours are the one-pixel rim of the
@@ -36,11 +41,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .features import BRIGHTNESS_WEIGHT, COLOUR_EDGES, DARK_OFFSET, WaxSegmenter
+from .features import BRIGHTNESS_WEIGHT, COLOUR_EDGES, DARK_OFFSET, PROFILE_BANDS, WaxSegmenter
 
 SHARPNESS = 12.0   # sigmoid slope on the liquid (0) -> wax (1) axis: 0.4 -> 0.23, 0.6 -> 0.77
 BAND_SHARPNESS = 40.0   # slope of the soft colour bands' sides: pure wax (1) is 0.98 in the top band
 EPS = 1e-4         # keeps the logs and the centre of mass finite for a lamp with no wax or no motion
+HEIGHT_FRAMES = 4000   # data frames the wax's share at each height is measured on, evenly spaced
 PIXEL_EPS = 1e-5   # the same for pixel change per tick (a resting clip of the data changes 4e-4 a tick)
 
 
@@ -58,6 +64,11 @@ class SoftWax:
         centres_of = (torch.arange(size, dtype=torch.float32, device=device) + 0.5) / size
         self.height = (1.0 - centres_of).view(size, 1)           # (S, 1): row heights, top = 1
         self.across = centres_of.view(1, size)                   # (1, S)
+        band_of = torch.zeros(size, PROFILE_BANDS, device=device)    # (S, bands): which height band each row is in
+        for k, rows in enumerate(np.array_split(np.arange(size), PROFILE_BANDS)):
+            band_of[rows, k] = 1.0
+        self.band_of = band_of
+        self.heights: Tensor | None = None     # the data's wax over the height bands (set by fit)
 
     @classmethod
     def fit(cls, frames: np.ndarray, device: torch.device | str = "cpu", mirrored: bool = True) -> "SoftWax":
@@ -69,7 +80,14 @@ class SoftWax:
         segmenter = WaxSegmenter.fit(frames)
         if mirrored:
             segmenter.active = segmenter.active | segmenter.active[:, ::-1]
-        return cls(segmenter, device)
+        soft = cls(segmenter, device)
+        pick = np.linspace(0, len(frames) - 1, min(len(frames), HEIGHT_FRAMES)).astype(np.int64)
+        with torch.no_grad():
+            shares = [soft.height_shares(torch.from_numpy(np.asarray(frames[pick[s:s + 256]])).to(device)
+                                         .permute(0, 3, 1, 2)[None].float().div(255.0)) * len(pick[s:s + 256])
+                      for s in range(0, len(pick), 256)]
+        soft.heights = torch.stack(shares).sum(dim=0) / len(pick)
+        return soft
 
     def place(self, clips: Tensor) -> Tensor:
         """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): each pixel's place on the liquid (0) -> wax (1) axis."""
@@ -96,6 +114,19 @@ class SoftWax:
         with torch.no_grad():
             target = self.colour_shares(real)
         return log_gap(self.colour_shares(fake), target)
+
+    def height_shares(self, clips: Tensor) -> Tensor:
+        """The share of the wax in each of eval's height bands (top first), averaged over the frames: (bands,)."""
+        bands = self.mask(clips).sum(dim=-1) @ self.band_of        # (B, T, bands): wax per band
+        return (bands / (bands.sum(dim=-1, keepdim=True) + EPS)).mean(dim=(0, 1))
+
+    def height_mismatch(self, fake: Tensor) -> Tensor:
+        """Sum over the bands of (log(fake's share / the data's))^2: zero when the lamp's wax spends its
+        time at each height as the data's does. Against the data as a whole (``fit``), not one batch:
+        a batch of clips holds too few trips of the wax to be a steady target."""
+        if self.heights is None:
+            raise ValueError("the data's heights are set by SoftWax.fit")
+        return log_gap(self.height_shares(fake), self.heights)
 
     def speeds(self, clips: Tensor) -> Tensor:
         """(outline, drift) per tick over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor."""

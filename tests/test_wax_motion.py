@@ -172,3 +172,24 @@ def test_the_coupling_holds_each_clips_pixel_change_to_its_waxs_movement(soft):
     with torch.no_grad():
         calmer = fake - 0.005 * fake.grad.sign()
     assert soft.speed_mismatches(calmer, real)[2].item() < loss.item()
+
+
+def test_the_height_mismatch_wants_the_wax_everywhere_the_data_takes_it(soft):
+    from duralava.models.features import PROFILE_BANDS
+
+    sweep = np.concatenate([np.linspace(0.2, 0.8, 40), np.linspace(0.8, 0.2, 40)])
+    assert soft.heights.shape == (PROFILE_BANDS,) and soft.heights.sum().item() == pytest.approx(1.0, abs=1e-3)
+    # The same as eval's height profile of the data, band by band.
+    seg = WaxSegmenter.fit(blob_frames(sweep))
+    profile = frame_features(blob_frames(sweep), seg)[:, [FRAME_FEATURES.index(f"profile_{i}")
+                                                           for i in range(PROFILE_BANDS)]].mean(0)
+    np.testing.assert_allclose(soft.heights.numpy(), profile, atol=0.02)
+    assert soft.height_mismatch(as_clips(blob_frames(sweep), 8)).item() < 0.01
+    # A lamp whose wax hovers in the upper half never shows the bottom bands.
+    high = as_clips(blob_frames(np.linspace(0.2, 0.45, 16)), 8).requires_grad_(True)
+    loss = soft.height_mismatch(high)
+    assert loss.item() > 5.0
+    loss.backward()
+    assert torch.isfinite(high.grad).all() and high.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="fit"):
+        SoftWax(seg).height_mismatch(high)
