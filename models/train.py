@@ -206,6 +206,7 @@ class Trainer:
         self.data, self.data_info = open_training_data(cfg, self.image_size, self.rank, self.world)
         self.carry = latent.sample(cfg.batch, self.generator.z_dim, generator=self.rng).to(device)
         self.trail = torch.zeros_like(self.carry)      # each chain's slow average of its past latents
+        self.age = torch.zeros(cfg.batch, device=device)   # ticks since each chain last restarted
         self.latent_cov: Tensor | None = None          # the chains' latent covariance, averaged over steps
         self.best: dict | None = None                  # the best fidelity check so far (see train_judge)
         self.wax, self.wax_missing = None, None         # the wax terms' soft mask, or why there is none
@@ -246,10 +247,13 @@ class Trainer:
         if self.carry.shape[0] != b:
             self.carry = latent.sample(b, z_dim, generator=self.rng).to(dev)
             self.trail = torch.zeros_like(self.carry)
+            self.age = torch.zeros(b, device=dev)
         fresh = latent.sample(b, z_dim, generator=self.rng).to(dev)
         restart = (torch.rand(b, generator=self.rng) < cfg.reset_prob).to(dev)
         z0 = torch.where(restart[:, None], fresh, self.carry)
         trail = torch.where(restart[:, None], torch.zeros_like(self.trail), self.trail)   # a new chain has no past
+        age = torch.where(restart, torch.zeros_like(self.age), self.age)
+        self.age = age + t
         # Every chain is fed the lamp's drive; a few get an extra stir, as the viewer's control gives.
         stir = (torch.rand(b, 1, 1, generator=self.rng) < cfg.noise_prob) * torch.rand(b, 1, 1, generator=self.rng)
         noise = ((cfg.drive + stir) * torch.randn(b, t, z_dim, generator=self.rng)).to(dev)   # (B, T, Z)
@@ -292,8 +296,11 @@ class Trainer:
         motion = flicker = wax_motion = wax_spread = colour = height = fake.new_zeros(())
         if self.wax is not None and cfg.colour_weight > 0:
             colour = self.wax.colour_mismatch(fake, real)
-        if self.wax is not None and cfg.height_weight > 0:
-            height = self.wax.height_mismatch(fake)
+        # Where the wax spends its time, on the chains past the lamp's warm-up, as the lamp is shown:
+        # a young chain's wax still sits where a fresh latent puts it.
+        settled = age >= cfg.warmup
+        if self.wax is not None and cfg.height_weight > 0 and bool(settled.any()):
+            height = self.wax.height_mismatch(fake[settled])
         if bool(calm.any()):
             calm_fake = fake[calm]
             motion = motion_mismatch(calm_fake, real)
@@ -394,6 +401,7 @@ class Trainer:
             groups[prefix] = sd["param_groups"]
         tensors["carry.z"] = self.carry.detach().cpu()
         tensors["carry.trail"] = self.trail.detach().cpu()
+        tensors["carry.age"] = self.age.detach().cpu()
         if self.latent_cov is not None:
             tensors["carry.covariance"] = self.latent_cov.detach().cpu()
         tensors["rng.torch"] = torch.get_rng_state()
@@ -433,6 +441,10 @@ class Trainer:
             self.carry = tensors["carry.z"].to(self.device)
             if "carry.trail" in tensors:
                 self.trail = tensors["carry.trail"].to(self.device)
+            # A state from before ages were kept: its chains have run a while; count them as settled.
+            age = tensors.get("carry.age")
+            self.age = (age.to(self.device) if age is not None and age.shape == self.age.shape
+                        else torch.full_like(self.age, float(self.cfg.warmup)))
         z_dim = self.generator.z_dim
         if "carry.covariance" in tensors and tensors["carry.covariance"].shape == (z_dim, z_dim):
             self.latent_cov = tensors["carry.covariance"].to(self.device)

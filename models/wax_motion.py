@@ -27,7 +27,9 @@ nearly constant from clip to clip; the lamp is held to that ratio clip by clip.
 And where the wax spends its time (:meth:`SoftWax.height_mismatch`): the share of
 the wax in each of eval's eight height bands, averaged over the batch, against
 the data's as a whole. The data's wax rests on the bulb a third of the time; a lamp
-whose wax hovers in the upper half never shows it melting.
+whose wax hovers in the upper half never shows it melting. Training holds to it only
+the chains past the lamp's warm-up, as the lamp is shown: a fresh latent may put the
+wax on the bulb although the lamp, once running, never brings it back there.
 
 And one measure of the wax's look (:meth:`SoftWax.colour_mismatch`): the shares
 of the lamp's pixels in each band of the liquid -> wax axis (eval's colour bins).

@@ -263,6 +263,21 @@ def test_the_best_lamp_is_kept_and_a_resume_remembers_it(tmp_path, lamp_data):
     assert load_lamp(out / "best.safetensors").rnn.config.wander == 0.15
 
 
+def test_the_height_term_waits_for_each_chain_to_pass_the_warm_up(tmp_path, lamp_data):
+    out = tmp_path / "aged"
+    # seq 4: every chain is 4 ticks old after the first step, so only the later steps hold settled chains.
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--warmup", "4", "--steps", "3",
+                 "--reset-prob", "0") == 0
+    heights = [float(line.split("  height ")[1].split()[0])
+               for line in (out / "train.log").read_text().splitlines() if "  height " in line]
+    assert len(heights) == 3 and heights[0] == 0.0 and min(heights[1:]) > 0.0
+    tensors, _ = load_training_state(out / "state.safetensors")
+    assert torch.equal(tensors["carry.age"], torch.full((4,), 12.0))
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1", "--resume",
+                 "--reset-prob", "0") == 0
+    assert torch.equal(load_training_state(out / "state.safetensors")[0]["carry.age"], torch.full((4,), 16.0))
+
+
 def test_a_check_under_the_floor_cannot_make_up_for_another():
     from duralava.models.train_judge import beats, combined
 
