@@ -250,9 +250,16 @@ class Trainer:
             self.age = torch.zeros(b, device=dev)
         fresh = latent.sample(b, z_dim, generator=self.rng).to(dev)
         restart = (torch.rand(b, generator=self.rng) < cfg.reset_prob).to(dev)
+        # A restarted chain starts as the lamp is shown: a fresh latent run through the warm-up. From a
+        # bare draw the RNN would only learn to go on from chains long in training, and a lamp may have
+        # a second home that fresh latents settle in and training chains never visit.
+        warm = self.rnn.config.warmup
+        if warm > 0 and bool(restart.any()):
+            with torch.no_grad():
+                fresh[restart] = self.rnn.warm_up(fresh[restart], generator=self.rng)
         z0 = torch.where(restart[:, None], fresh, self.carry)
         trail = torch.where(restart[:, None], torch.zeros_like(self.trail), self.trail)   # a new chain has no past
-        age = torch.where(restart, torch.zeros_like(self.age), self.age)
+        age = torch.where(restart, torch.full_like(self.age, float(warm)), self.age)
         self.age = age + t
         # Every chain is fed the lamp's drive; a few get an extra stir, as the viewer's control gives.
         stir = (torch.rand(b, 1, 1, generator=self.rng) < cfg.noise_prob) * torch.rand(b, 1, 1, generator=self.rng)

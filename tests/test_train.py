@@ -276,6 +276,14 @@ def test_the_height_term_waits_for_each_chain_to_pass_the_warm_up(tmp_path, lamp
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1", "--resume",
                  "--reset-prob", "0") == 0
     assert torch.equal(load_training_state(out / "state.safetensors")[0]["carry.age"], torch.full((4,), 16.0))
+    # A restarted chain begins after the warm-up, where the lamp is shown: settled from its first step.
+    out = tmp_path / "restarted"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--warmup", "6", "--steps", "2",
+                 "--reset-prob", "1") == 0
+    heights = [float(line.split("  height ")[1].split()[0])
+               for line in (out / "train.log").read_text().splitlines() if "  height " in line]
+    assert len(heights) == 2 and min(heights) > 0.0
+    assert torch.equal(load_training_state(out / "state.safetensors")[0]["carry.age"], torch.full((4,), 10.0))
 
 
 def test_a_check_under_the_floor_cannot_make_up_for_another():
