@@ -61,7 +61,8 @@ class TrainConfig:
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
     colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)
-    height_weight: float = 1.0       # the same for the wax's share in each of eval's height bands (the whole cycle)
+    height_weight: float = 0.0       # the same for the wax's share in each of eval's height bands (the whole cycle;
+                                     # off: at 1 a lamp whose wax stayed high grew a second blob on the bulb)
     frame_d_frames: int = 2          # frames per clip the frame discriminator judges
     ema_decay: float = 0.999
     save_every_min: float = 5.0

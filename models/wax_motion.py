@@ -29,7 +29,9 @@ the wax in each of eval's eight height bands, averaged over the batch, against
 the data's as a whole. The data's wax rests on the bulb a third of the time; a lamp
 whose wax hovers in the upper half never shows it melting. Training holds to it only
 the chains past the lamp's warm-up, as the lamp is shown: a fresh latent may put the
-wax on the bulb although the lamp, once running, never brings it back there.
+wax on the bulb although the lamp, once running, never brings it back there. Off by
+default: matched over a batch, the shares can be met by a second blob on the bulb as
+well as by the one blob going down, and a lamp whose wax stayed high took that way.
 
 And one measure of the wax's look (:meth:`SoftWax.colour_mismatch`): the shares
 of the lamp's pixels in each band of the liquid -> wax axis (eval's colour bins).

@@ -50,7 +50,7 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     assert "wax_motion" in log and lamp.meta["training"]["wax_motion_weight"] == 1.0
     assert "colour" in log and lamp.meta["training"]["colour_weight"] == 1.0
     assert "flicker" in log and lamp.meta["training"]["flicker_weight"] == 1.0
-    assert "  height " in log and lamp.meta["training"]["height_weight"] == 1.0
+    assert "  height " in log and lamp.meta["training"]["height_weight"] == 0.0
     assert "wax_spread" in log and lamp.meta["training"]["wax_spread_weight"] == 1.0
     assert "whiten" in log and "directions" in log and lamp.meta["training"]["whiten_weight"] == 0.0
     assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
@@ -267,7 +267,7 @@ def test_the_height_term_waits_for_each_chain_to_pass_the_warm_up(tmp_path, lamp
     out = tmp_path / "aged"
     # seq 4: every chain is 4 ticks old after the first step, so only the later steps hold settled chains.
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--warmup", "4", "--steps", "3",
-                 "--reset-prob", "0") == 0
+                 "--reset-prob", "0", "--height-weight", "1") == 0
     heights = [float(line.split("  height ")[1].split()[0])
                for line in (out / "train.log").read_text().splitlines() if "  height " in line]
     assert len(heights) == 3 and heights[0] == 0.0 and min(heights[1:]) > 0.0
@@ -279,7 +279,7 @@ def test_the_height_term_waits_for_each_chain_to_pass_the_warm_up(tmp_path, lamp
     # A restarted chain begins after the warm-up, where the lamp is shown: settled from its first step.
     out = tmp_path / "restarted"
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--warmup", "6", "--steps", "2",
-                 "--reset-prob", "1") == 0
+                 "--reset-prob", "1", "--height-weight", "1") == 0
     heights = [float(line.split("  height ")[1].split()[0])
                for line in (out / "train.log").read_text().splitlines() if "  height " in line]
     assert len(heights) == 2 and min(heights) > 0.0
