@@ -34,8 +34,9 @@ from .frame_discriminator import FrameDiscriminator, FrameDiscriminatorConfig
 from .generator import Generator, GeneratorConfig
 from .rnn import LatentRNN, RNNConfig
 from .temporal_discriminator import TemporalDiscriminator, TemporalDiscriminatorConfig
-from .wax_motion import SoftWax, log_gap
-from .train_cmd import TrainConfig, TrainError
+from .pixel_motion import flicker_mismatch, motion_mismatch
+from .wax_motion import SoftWax
+from .train_cmd import LOSS_WEIGHTS, TrainConfig, TrainError
 
 # Steps over which the chains' latent covariance is averaged for the whiteness penalty: a chain
 # forgets where it was within about a hundred ticks (a dozen steps), so this spans hundreds of
@@ -79,43 +80,6 @@ class LampRoll(nn.Module):
         zs = torch.stack(states, dim=1)                                   # (B, T, Z)
         frames = self.generator(zs.flatten(0, 1))                         # (B*T, 3, S, S)
         return frames.unflatten(0, zs.shape[:2]), torch.stack(proposals, dim=1), z
-
-
-def frame_motion(clips: Tensor, pool: int = 4) -> Tensor:
-    """Mean |frame difference| per tick of a batch of clips (B, T, 3, S, S), in the frames' units.
-
-    Measured on ``pool``x``pool`` block averages: wax that moves counts, a shimmer of fine
-    texture from tick to tick (an easy way to fake motion) mostly averages away.
-    """
-    if pool > 1 and clips.shape[-1] % pool == 0 and clips.shape[-2] % pool == 0:
-        clips = F.avg_pool2d(clips.flatten(0, 1), pool).unflatten(0, clips.shape[:2])
-    return (clips[:, 1:] - clips[:, :-1]).abs().mean()
-
-
-def motion_mismatch(fake: Tensor, real: Tensor) -> Tensor:
-    """(log(fake motion / real motion))^2: zero when the lamp moves as fast as its data, whatever the scale.
-
-    The discriminators judge what motion looks like; this holds its speed, which a
-    temporal discriminator reading a few ticks is slow to insist on.
-    """
-    return log_gap(frame_motion(fake), frame_motion(real).detach())
-
-
-def pixel_speeds(clips: Tensor) -> Tensor:
-    """(per tick, across the clip): mean |difference| of full-resolution pixels between neighbouring
-    ticks and between a clip's first and last frames, over a batch (B, T>=2, 3, S, S): a (2,) tensor."""
-    return torch.stack([(clips[:, 1:] - clips[:, :-1]).abs().mean(), (clips[:, -1] - clips[:, 0]).abs().mean()])
-
-
-def flicker_mismatch(fake: Tensor, real: Tensor) -> Tensor:
-    """Sum of (log(fake / real))^2 over the two pixel speeds: zero when the lamp's finest detail
-    changes as fast as the data's.
-
-    ``frame_motion`` averages fine texture away, so a lamp whose wax is mottled and whose mottling
-    boils from tick to tick pays nothing there; here it does. Across the clip as well as per tick:
-    a jitter that goes back and forth adds to the per-tick change, not to the change over a clip.
-    """
-    return log_gap(pixel_speeds(fake), pixel_speeds(real).detach())
 
 
 def d_loss(kind: str, real: Tensor, fake: Tensor) -> Tensor:
@@ -305,7 +269,7 @@ class Trainer:
             colour = self.wax.colour_mismatch(fake, real)
         # Where the wax spends its time, on the chains past the lamp's warm-up, as the lamp is shown:
         # a young chain's wax still sits where a fresh latent puts it.
-        settled = age >= cfg.warmup
+        settled = age >= warm
         if self.wax is not None and cfg.height_weight > 0 and bool(settled.any()):
             height = self.wax.height_mismatch(fake[settled])
         if bool(calm.any()):
@@ -379,9 +343,7 @@ class Trainer:
             "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
             "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
                                                           "reset_prob", "noise_prob", "drive", "wander",
-                                                          "motion_weight", "flicker_weight", "wax_motion_weight",
-                                                          "wax_spread_weight", "colour_weight", "height_weight", "return_weight",
-                                                          "trail_ticks", "whiten_weight")},
+                                                          "trail_ticks", *LOSS_WEIGHTS)},
         }
 
     def save_lamp(self, path: Path | None = None, extra: dict | None = None) -> Path:
@@ -451,7 +413,7 @@ class Trainer:
             # A state from before ages were kept: its chains have run a while; count them as settled.
             age = tensors.get("carry.age")
             self.age = (age.to(self.device) if age is not None and age.shape == self.age.shape
-                        else torch.full_like(self.age, float(self.cfg.warmup)))
+                        else torch.full_like(self.age, float(self.rnn.config.warmup)))
         z_dim = self.generator.z_dim
         if "carry.covariance" in tensors and tensors["carry.covariance"].shape == (z_dim, z_dim):
             self.latent_cov = tensors["carry.covariance"].to(self.device)

@@ -91,18 +91,33 @@ class TrainConfig:
         return TrainConfig(**base)
 
 
+# The loss weights a run may set: field -> its flag's help ("{}" is the default). Each is a
+# float flag --name-with-dashes that must not be negative.
+LOSS_WEIGHTS = {
+    "return_weight": "weight of the penalty for a chain of latents staying near its own past (default {})",
+    "whiten_weight": "weight of the penalty for latents that use only a few of their directions "
+                     "(covariance over many ticks away from the identity; default {})",
+    "motion_weight": "weight of matching the data's motion per tick (default {})",
+    "flicker_weight": "weight of matching how fast the data's finest detail changes, per tick and across a "
+                      "clip, and how much of it the wax's movement explains, so the wax's texture does "
+                      "not boil (default {})",
+    "wax_motion_weight": "weight of matching how fast the data's wax outline and centre move per tick (default {})",
+    "wax_spread_weight": "weight of matching how much those speeds vary from clip to clip, as the data's wax "
+                         "rests and then rises in spurts (default {})",
+    "colour_weight": "weight of matching the data's shares of pixels from liquid to wax colour, so the "
+                     "wax's outline is as sharp and its colour as pure as in the data (default {})",
+    "height_weight": "weight of matching how the data's wax spends its time at each height, resting on the "
+                     "bulb as well as rising and sinking (default {})",
+}
+
 # flag -> TrainConfig field, for the flags whose default comes from the config (or its --dry-run variant)
 SETTINGS = {
     "out": "out", "data": "data", "preset": "preset", "palette": "palette", "sim_frames": "sim_frames",
     "steps": "steps", "minutes": "minutes", "batch": "batch", "seq": "seq", "stride": "stride",
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
-    "drive": "drive", "wander": "wander", "warmup": "warmup", "return_weight": "return_weight",
-    "whiten_weight": "whiten_weight", "smooth": "smooth",
-    "motion_weight": "motion_weight", "flicker_weight": "flicker_weight", "wax_motion_weight": "wax_motion_weight",
-    "wax_spread_weight": "wax_spread_weight", "colour_weight": "colour_weight",
-    "height_weight": "height_weight", "reset_prob": "reset_prob",
-    "judge_every_min": "judge_every_min",
+    "drive": "drive", "wander": "wander", "warmup": "warmup", "smooth": "smooth", "reset_prob": "reset_prob",
+    "judge_every_min": "judge_every_min", **{name: name for name in LOSS_WEIGHTS},
 }
 
 
@@ -149,30 +164,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"returns (default {d.wander})")
     p.add_argument("--warmup", type=int,
                    help=f"ticks the viewer runs from a fresh latent before showing the lamp (default {d.warmup})")
-    p.add_argument("--return-weight", type=float,
-                   help=f"weight of the penalty for a chain of latents staying near its own past "
-                        f"(default {d.return_weight})")
-    p.add_argument("--whiten-weight", type=float,
-                   help=f"weight of the penalty for latents that use only a few of their directions "
-                        f"(covariance over many ticks away from the identity; default {d.whiten_weight})")
-    p.add_argument("--motion-weight", type=float,
-                   help=f"weight of matching the data's motion per tick (default {d.motion_weight})")
-    p.add_argument("--flicker-weight", type=float,
-                   help=f"weight of matching how fast the data's finest detail changes, per tick and across a "
-                        f"clip, and how much of it the wax's movement explains, so the wax's texture does "
-                        f"not boil (default {d.flicker_weight})")
-    p.add_argument("--wax-motion-weight", type=float,
-                   help=f"weight of matching how fast the data's wax outline and centre move per tick "
-                        f"(default {d.wax_motion_weight})")
-    p.add_argument("--wax-spread-weight", type=float,
-                   help=f"weight of matching how much those speeds vary from clip to clip, as the data's wax "
-                        f"rests and then rises in spurts (default {d.wax_spread_weight})")
-    p.add_argument("--colour-weight", type=float,
-                   help=f"weight of matching the data's shares of pixels from liquid to wax colour, so the "
-                        f"wax's outline is as sharp and its colour as pure as in the data (default {d.colour_weight})")
-    p.add_argument("--height-weight", type=float,
-                   help=f"weight of matching how the data's wax spends its time at each height, resting on the "
-                        f"bulb as well as rising and sinking (default {d.height_weight})")
+    for name, text in LOSS_WEIGHTS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=float, help=text.format(getattr(d, name)))
     p.add_argument("--reset-prob", type=float,
                    help=f"chance per chain and step of restarting from a fresh latent (default {d.reset_prob})")
     p.add_argument("--seed", type=int, help=f"seed for networks, latents and data (default {d.seed})")
@@ -220,8 +213,7 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainError(f"--wander must be from 0 to 1, not {cfg.wander}.")
     if not 0 <= cfg.warmup <= 100_000:
         raise TrainError(f"--warmup must be from 0 to 100000 ticks, not {cfg.warmup}.")
-    for name in ("return_weight", "whiten_weight", "motion_weight", "flicker_weight", "wax_motion_weight",
-                 "wax_spread_weight", "colour_weight", "height_weight"):
+    for name in LOSS_WEIGHTS:
         if getattr(cfg, name) < 0:
             raise TrainError(f"--{name.replace('_', '-')} must not be negative, not {getattr(cfg, name)}.")
     if not 0 <= cfg.reset_prob <= 1:

@@ -60,7 +60,7 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
 
 
 def test_motion_mismatch_is_zero_at_the_data_speed_and_grows_either_way():
-    from duralava.models.train import motion_mismatch
+    from duralava.models.pixel_motion import motion_mismatch
 
     g = torch.Generator().manual_seed(0)
     real = torch.rand(4, 6, 3, 8, 8, generator=g)
@@ -74,7 +74,7 @@ def test_motion_mismatch_is_zero_at_the_data_speed_and_grows_either_way():
     motion_mismatch(fake, real).backward()
     assert fake.grad.abs().sum() > 0            # it can teach the lamp to move
     # A fine checkerboard flickering from tick to tick is shimmer, not motion.
-    from duralava.models.train import frame_motion
+    from duralava.models.pixel_motion import frame_motion
 
     still = torch.full((2, 4, 3, 8, 8), 0.5)
     checker = ((torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2).float() * 2 - 1
@@ -85,7 +85,7 @@ def test_motion_mismatch_is_zero_at_the_data_speed_and_grows_either_way():
 
 
 def test_flicker_mismatch_sees_the_boiling_texture_and_the_jitter_that_pooled_motion_misses():
-    from duralava.models.train import flicker_mismatch, motion_mismatch, pixel_speeds
+    from duralava.models.pixel_motion import flicker_mismatch, motion_mismatch, pixel_speeds
 
     g = torch.Generator().manual_seed(1)
     base = torch.rand(3, 1, 3, 8, 8, generator=g) * 0.5 + 0.25
