@@ -125,7 +125,8 @@ class Trainer:
             "rnn": asdict(RNNConfig(hidden=cfg.rnn_hidden)),
             "frame_d": asdict(FrameDiscriminatorConfig(image_size=cfg.image_size, width=cfg.d_width)),
             "temporal_d": asdict(TemporalDiscriminatorConfig(image_size=cfg.image_size, width=cfg.td_width,
-                                                             features=16 * cfg.td_width, hidden=16 * cfg.td_width)),
+                                                             features=16 * cfg.td_width, hidden=16 * cfg.td_width,
+                                                             blur=min(4, cfg.image_size // 4))),
         }
         # The drive is how the lamp runs, not a weight: a resumed run may change it.
         nets = {**nets, "rnn": {**nets["rnn"], "drive": float(cfg.drive), "wander": float(cfg.wander),
@@ -133,6 +134,9 @@ class Trainer:
         # So is the generator's logit filter: it has no weights (off unless asked for, or resumed with it).
         if cfg.smooth is not None:
             nets["generator"] = {**nets["generator"], "smooth": bool(cfg.smooth)}
+        # And the temporal discriminator's blur: a state from before it was kept read frames at half resolution.
+        blur = cfg.clip_blur if cfg.clip_blur is not None else nets["temporal_d"].get("blur", 2)
+        nets["temporal_d"] = {**nets["temporal_d"], "blur": blur}
         self.net_configs = nets
         try:
             self.generator = Generator(GeneratorConfig(**nets["generator"]))

@@ -39,6 +39,8 @@ class TrainConfig:
     rnn_hidden: int = 512
     d_width: int = 16
     td_width: int = 16
+    clip_blur: int | None = None     # the temporal discriminator's blur (models/temporal_discriminator.py); None:
+                                     # 4 for a new run, as the resumed state has it otherwise
     lr_g: float = 3e-4
     lr_d: float = 3e-4
     betas: tuple[float, float] = (0.5, 0.999)
@@ -116,7 +118,8 @@ SETTINGS = {
     "steps": "steps", "minutes": "minutes", "batch": "batch", "seq": "seq", "stride": "stride",
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
-    "drive": "drive", "wander": "wander", "warmup": "warmup", "smooth": "smooth", "reset_prob": "reset_prob",
+    "drive": "drive", "wander": "wander", "warmup": "warmup", "smooth": "smooth", "clip_blur": "clip_blur",
+    "reset_prob": "reset_prob",
     "judge_every_min": "judge_every_min", **{name: name for name in LOSS_WEIGHTS},
 }
 
@@ -138,6 +141,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smooth", metavar="on|off",
                    help="a fixed 3x3 filter on the generator's logits against grainy wax (no weights, so a "
                         "resumed run may switch it; default: off for a new run, as the resumed state has it)")
+    p.add_argument("--clip-blur", type=int, metavar="N",
+                   help="the temporal discriminator judges frames averaged over N x N blocks, so it judges motion "
+                        "rather than fine texture (no weights, so a resumed run may change it; default: 4 for a "
+                        "new run, as the resumed state has it; 2 is half resolution, as before)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.safetensors if it exists")
     p.add_argument("--resume-best", action="store_true",
                    help="continue from OUT/best.state.safetensors, the state the best lamp was drawn from "

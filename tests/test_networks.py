@@ -265,3 +265,53 @@ def test_whiteness_penalty_pushes_latents_into_the_directions_left_unused():
     # Downhill widens the latents into the unused directions; uphill narrows them further.
     assert directions(covariance(renormalise((moved - push).detach()))) > before + 0.3
     assert directions(covariance(renormalise((moved + push).detach()))) < before - 0.01
+
+
+def test_discriminators_give_one_logit_per_frame_and_per_clip():
+    from duralava.models.frame_discriminator import FrameDiscriminator, FrameDiscriminatorConfig
+    from duralava.models.temporal_discriminator import TemporalDiscriminator, TemporalDiscriminatorConfig
+
+    g = torch.Generator().manual_seed(0)
+    frames = torch.rand(5, 3, 32, 32, generator=g)
+    assert FrameDiscriminator(FrameDiscriminatorConfig(image_size=32, width=4))(frames).shape == (5,)
+    d = TemporalDiscriminator(TemporalDiscriminatorConfig(image_size=32, width=4, features=16, hidden=16))
+    logits = d(torch.rand(3, 6, 3, 32, 32, generator=g))
+    assert logits.shape == (3,) and torch.isfinite(logits).all()
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        d(torch.rand(3, 1, 3, 32, 32, generator=g))
+
+
+@pytest.mark.parametrize("blur", [0, 3, 16, 2.0])
+def test_temporal_discriminator_rejects_a_bad_blur(blur):
+    from duralava.models.temporal_discriminator import TemporalDiscriminatorConfig
+
+    with pytest.raises(ValueError, match="blur must be a power of 2"):
+        TemporalDiscriminatorConfig(image_size=32, blur=blur)
+
+
+def test_blurred_temporal_discriminator_judges_blocks_not_texture():
+    """Two clips with the same 4x4 block averages and different texture inside the blocks look the same to
+    a discriminator with blur 4, and different to one reading half resolution; a change of the blocks
+    themselves is seen by both."""
+    from duralava.models.temporal_discriminator import TemporalDiscriminator, TemporalDiscriminatorConfig
+
+    g = torch.Generator().manual_seed(3)
+    blocks = torch.rand(2, 5, 3, 8, 8, generator=g) * 0.6 + 0.2                    # (B, T, 3, 8, 8)
+    clip = blocks.repeat_interleave(4, dim=-1).repeat_interleave(4, dim=-2)         # (B, T, 3, 32, 32)
+    # A +-0.15 checker of 2x2 squares, flipping every tick: zero on average over each 4x4 block, not over 2x2.
+    yy, xx = torch.meshgrid(torch.arange(32), torch.arange(32), indexing="ij")
+    checker = ((yy // 2 + xx // 2) % 2 * 2 - 1).float() * 0.15
+    flips = torch.tensor([(-1.0) ** k for k in range(5)])[None, :, None, None, None]
+    textured = clip + checker * flips
+    moved = clip.roll(4, dims=-1)
+    torch.manual_seed(0)
+    nets = {b: TemporalDiscriminator(TemporalDiscriminatorConfig(image_size=32, width=4, features=16, hidden=16,
+                                                                 blur=b)) for b in (2, 4)}
+    nets[4].load_state_dict(nets[2].state_dict())            # same weights: only the blur differs
+    for d in nets.values():
+        d.eval()                                                # spectral norm's estimate held still
+    with torch.no_grad():
+        base = {b: d(clip) for b, d in nets.items()}
+        assert torch.allclose(nets[4](textured), base[4], atol=1e-5)
+        assert (nets[2](textured) - base[2]).abs().max() > 1e-3
+        assert (nets[4](moved) - base[4]).abs().max() > 1e-3

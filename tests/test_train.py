@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from duralava.models import cli
-from duralava.models.checkpoint import load_lamp, load_training_state
+from duralava.models.checkpoint import load_lamp, load_training_state, save_training_state
 from duralava.models.dataset import write_frames
 
 
@@ -143,6 +143,25 @@ def test_a_resume_can_switch_the_generator_filter_on_and_the_lamp_keeps_it(tmp_p
     assert load_lamp(out / "lamp.safetensors").generator.config.smooth is True
 
 
+def test_the_temporal_discriminator_blur_is_kept_an_old_state_reads_half_resolution_and_a_resume_changes_it(
+        tmp_path, lamp_data):
+    out = tmp_path / "blur"
+    common = ["--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1"]
+    assert train(*common) == 0
+    tensors, meta = load_training_state(out / "state.safetensors")
+    assert meta["networks"]["temporal_d"]["blur"] == 4                  # a new run blurs
+    # A state written before the blur was kept: its discriminator read frames at half resolution.
+    del meta["networks"]["temporal_d"]["blur"]
+    save_training_state(out / "state.safetensors", tensors, meta)
+    assert train(*common, "--resume") == 0
+    assert load_training_state(out / "state.safetensors")[1]["networks"]["temporal_d"]["blur"] == 2
+    assert train(*common, "--resume", "--clip-blur", "8") == 0
+    assert load_training_state(out / "state.safetensors")[1]["networks"]["temporal_d"]["blur"] == 8
+    assert train(*common, "--resume") == 0                              # and keeps it
+    _, meta = load_training_state(out / "state.safetensors")
+    assert meta["networks"]["temporal_d"]["blur"] == 8 and meta["step"] == 4
+
+
 def test_resume_continues_the_step_count_and_matches_an_unbroken_run(tmp_path, lamp_data):
     common = ["--dry-run", "--data", str(lamp_data), "--seed", "3"]
     assert train(*common, "--out", str(tmp_path / "whole"), "--steps", "4") == 0
@@ -184,6 +203,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--wax-spread-weight", "-2"], "--wax-spread-weight must not be negative"),
     (["--whiten-weight", "-0.5"], "--whiten-weight must not be negative"),
     (["--smooth", "yes"], "--smooth must be on or off"),
+    (["--clip-blur", "3"], "temporal discriminator blur must be a power of 2"),
 ])
 def test_bad_requests_give_one_sentence(tmp_path, lamp_data, capsys, args, match):
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(tmp_path / "r"), *args) == 1
