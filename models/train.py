@@ -34,7 +34,7 @@ from .frame_discriminator import FrameDiscriminator, FrameDiscriminatorConfig
 from .generator import Generator, GeneratorConfig
 from .rnn import LatentRNN, RNNConfig
 from .temporal_discriminator import TemporalDiscriminator, TemporalDiscriminatorConfig
-from .pixel_motion import flicker_mismatch, motion_mismatch
+from .pixel_motion import flicker_mismatch, motion_mismatch, steadiness_mismatch
 from .wax_motion import SoftWax
 from .train_cmd import LOSS_WEIGHTS, TrainConfig, TrainError
 
@@ -268,7 +268,7 @@ class Trainer:
         spread = latent.population_penalty(proposals)
         # Speed is matched on the chains left to the lamp's own drive: stirred ones are meant to move more.
         calm = (stir.flatten() == 0).to(dev)
-        motion = flicker = wax_motion = wax_spread = colour = height = fake.new_zeros(())
+        motion = flicker = steady = wax_motion = wax_spread = colour = height = fake.new_zeros(())
         if self.wax is not None and cfg.colour_weight > 0:
             colour = self.wax.colour_mismatch(fake, real)
         # Where the wax spends its time, on the chains past the lamp's warm-up, as the lamp is shown:
@@ -281,6 +281,8 @@ class Trainer:
             motion = motion_mismatch(calm_fake, real)
             if cfg.flicker_weight > 0:
                 flicker = flicker_mismatch(calm_fake, real)
+            if cfg.steady_weight > 0:
+                steady = steadiness_mismatch(calm_fake, real)
             if self.wax is not None:
                 wax_motion, uneven, coupling = self.wax.speed_mismatches(calm_fake, real)
                 if cfg.wax_spread_weight > 0:
@@ -297,7 +299,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
          + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.flicker_weight * flicker
-         + cfg.wax_motion_weight * wax_motion
+         + cfg.steady_weight * steady + cfg.wax_motion_weight * wax_motion
          + cfg.wax_spread_weight * wax_spread + cfg.colour_weight * colour + cfg.height_weight * height
          + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
         self.opt_g.step()
@@ -313,7 +315,7 @@ class Trainer:
             "loss/d_frame": loss_d_frame.item(), "loss/d_clip": loss_d_clip.item(),
             "loss/g_frame": loss_g_frame.item(), "loss/g_clip": loss_g_clip.item(),
             "loss/moments": penalty.item(), "loss/spread": spread.item(), "loss/motion": motion.item(),
-            "loss/flicker": flicker.item(),
+            "loss/flicker": flicker.item(), "loss/steady": steady.item(),
             "loss/wax_motion": wax_motion.item(), "loss/wax_spread": wax_spread.item(),
             "loss/colour": colour.item(), "loss/height": height.item(),
             "loss/return": returning.item(), "loss/whiten": whiten.item(),

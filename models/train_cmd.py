@@ -60,6 +60,7 @@ class TrainConfig:
     motion_weight: float = 1.0       # squared log ratio of generated to real motion per tick
     flicker_weight: float = 1.0      # the same at full resolution, per tick and across a clip, and per clip
                                      # against the wax outline's change (boiling texture; models/wax_motion.py)
+    steady_weight: float = 1.0       # each clip's change across it against its change per tick, held to the data's
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
     colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)
@@ -103,6 +104,9 @@ LOSS_WEIGHTS = {
     "flicker_weight": "weight of matching how fast the data's finest detail changes, per tick and across a "
                       "clip, and how much of it the wax's movement explains, so the wax's texture does "
                       "not boil (default {})",
+    "steady_weight": "weight of holding each clip's change from first to last frame, against its change per "
+                     "tick, to the data's: motion that keeps its direction, as the wax's does, rather than "
+                     "a wobble (default {})",
     "wax_motion_weight": "weight of matching how fast the data's wax outline and centre move per tick (default {})",
     "wax_spread_weight": "weight of matching how much those speeds vary from clip to clip, as the data's wax "
                          "rests and then rises in spurts (default {})",

@@ -51,6 +51,7 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     assert "colour" in log and lamp.meta["training"]["colour_weight"] == 1.0
     assert "flicker" in log and lamp.meta["training"]["flicker_weight"] == 1.0
     assert "  height " in log and lamp.meta["training"]["height_weight"] == 0.0
+    assert "  steady " in log and lamp.meta["training"]["steady_weight"] == 1.0
     assert "wax_spread" in log and lamp.meta["training"]["wax_spread_weight"] == 1.0
     assert "whiten" in log and "directions" in log and lamp.meta["training"]["whiten_weight"] == 0.0
     assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
@@ -113,6 +114,40 @@ def test_flicker_mismatch_sees_the_boiling_texture_and_the_jitter_that_pooled_mo
     with torch.no_grad():
         calmer = fake - 0.02 * fake.grad / fake.grad.abs().max()
     assert flicker_mismatch(calmer, real).item() < loss.item()   # one step against it calms the texture
+
+
+def test_steadiness_holds_each_clip_to_motion_that_adds_up():
+    from duralava.models.pixel_motion import persistence, steadiness_mismatch
+
+    g = torch.Generator().manual_seed(2)
+    base = torch.rand(6, 1, 3, 8, 8, generator=g) * 0.5 + 0.25
+    drift = (torch.rand(6, 1, 3, 8, 8, generator=g) - 0.5) * 0.02
+    pace = torch.linspace(0.3, 3.0, 6).view(6, 1, 1, 1, 1)             # slow clips and fast ones
+    ticks = torch.arange(8, dtype=torch.float32).view(1, 8, 1, 1, 1)
+    real = base + ticks * drift * pace
+    p = persistence(real)
+    # Steady drift: a clip ends seven ticks' worth of change from its start, whatever its pace.
+    assert torch.allclose(p, torch.full_like(p, float(np.log(7))), atol=0.01)
+    assert steadiness_mismatch(real.clone(), real).item() < 1e-4
+
+    # Half the clips wobble: the same change per tick, back and forth, ending near where they began.
+    wobbly = real.clone()
+    wobbly[:3] = base[:3] + (ticks % 2) * drift[:3] * pace[:3]
+    q = persistence(wobbly)
+    assert (q[:3] < 0.5).all() and torch.allclose(q[3:], p[3:])
+    assert steadiness_mismatch(wobbly, real).item() > 1.0
+    # Not a matter of pace: the batch's mean change per tick and across the clip could be matched
+    # by clips that are all a little wobbly, which still pay here.
+    slightly = base + (ticks + 1.5 * (ticks % 2)) * drift * pace         # a step back every other tick
+    assert steadiness_mismatch(slightly, real).item() > 0.02
+
+    fake = wobbly.clone().requires_grad_(True)
+    loss = steadiness_mismatch(fake, real)
+    loss.backward()
+    assert fake.grad[3:].abs().max() < 1e-6 < fake.grad[:3].abs().max()    # only the wobbly clips pay
+    with torch.no_grad():
+        steadier = fake - 0.002 * fake.grad / fake.grad.abs().max()
+    assert steadiness_mismatch(steadier, real).item() < loss.item()
 
 
 def test_the_drive_travels_into_the_lamp_and_a_resume_can_change_it(tmp_path, lamp_data):
@@ -199,6 +234,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--wax-motion-weight", "-1"], "--wax-motion-weight must not be negative"),
     (["--flicker-weight", "-1"], "--flicker-weight must not be negative"),
     (["--height-weight", "-3"], "--height-weight must not be negative"),
+    (["--steady-weight", "-1"], "--steady-weight must not be negative"),
     (["--colour-weight", "-0.5"], "--colour-weight must not be negative"),
     (["--wax-spread-weight", "-2"], "--wax-spread-weight must not be negative"),
     (["--whiten-weight", "-0.5"], "--whiten-weight must not be negative"),
