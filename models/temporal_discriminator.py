@@ -6,8 +6,9 @@ at: averaged over ``blur`` x ``blur`` blocks, then read at half resolution (it
 keeps the encoder cheap). At full detail a fresh discriminator tells a trained
 lamp's clips from the simulator's by their fine texture as fast as by their
 motion (a still frame repeated is told apart as easily as the moving clip),
-and the generator cannot change its texture, so the motion goes unjudged;
-averaged over 4 x 4 blocks the motion is what tells them apart first. A small spectral-normed conv
+and in training its hinge loss sat at zero: it won on texture and stopped
+learning about motion. Averaged over 4 x 4 blocks, motion is what tells them
+apart first. A small spectral-normed conv
 encoder turns each of those into a feature vector; a GRU reads the features
 in time order and scores the clip at every tick; the logit is the mean score.
 """
