@@ -61,6 +61,7 @@ class TrainConfig:
     flicker_weight: float = 1.0      # the same at full resolution, per tick and across a clip, and per clip
                                      # against the wax outline's change (boiling texture; models/wax_motion.py)
     steady_weight: float = 1.0       # each clip's change across it against its change per tick, held to the data's
+    liquid_weight: float = 1.0       # how fast the liquid's pixels change, per tick and across a clip, held to the data's
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
     colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)
@@ -107,6 +108,8 @@ LOSS_WEIGHTS = {
     "steady_weight": "weight of holding each clip's change from first to last frame, against its change per "
                      "tick, to the data's: motion that keeps its direction, as the wax's does, rather than "
                      "a wobble (default {})",
+    "liquid_weight": "weight of matching how little the data's liquid changes, per tick and across a clip, "
+                      "so that only the wax moves and the glass does not shimmer or drift in shade (default {})",
     "wax_motion_weight": "weight of matching how fast the data's wax outline and centre move per tick (default {})",
     "wax_spread_weight": "weight of matching how much those speeds vary from clip to clip, as the data's wax "
                          "rests and then rises in spurts (default {})",

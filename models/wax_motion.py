@@ -132,6 +132,29 @@ class SoftWax:
             raise ValueError("the data's heights are set by SoftWax.fit")
         return log_gap(self.height_shares(fake), self.heights)
 
+    def liquid_speeds(self, clips: Tensor) -> Tensor:
+        """(per tick, across the clip): the mean |change| of the pixels that are liquid at both ends of
+        each step, over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor.
+
+        Which pixels are liquid is a weight, not something the lamp can learn to dodge: no gradient
+        flows into it, only into the liquid's change.
+        """
+        with torch.no_grad():
+            liquid = 1.0 - torch.sigmoid(self.sharpness * (self.place(clips) - 0.5))   # (B, T, S, S)
+        change = (clips[:, 1:] - clips[:, :-1]).abs().mean(dim=2)                       # (B, T-1, S, S)
+        both = liquid[:, 1:] * liquid[:, :-1]
+        per_tick = (change * both).sum() / both.sum().clamp_min(1.0)
+        across = (clips[:, -1] - clips[:, 0]).abs().mean(dim=1)                         # (B, S, S)
+        ends = liquid[:, -1] * liquid[:, 0]
+        return torch.stack([per_tick, (across * ends).sum() / ends.sum().clamp_min(1.0)])
+
+    def liquid_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
+        """Sum over the two liquid speeds of (log(fake / real))^2: zero when the lamp's liquid stays as
+        still as the data's."""
+        with torch.no_grad():
+            target = self.liquid_speeds(real)
+        return log_gap(self.liquid_speeds(fake), target)
+
     def speeds(self, clips: Tensor) -> Tensor:
         """(outline, drift) per tick over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor."""
         return self.clip_speeds(clips).mean(dim=0)

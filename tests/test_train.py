@@ -52,6 +52,7 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     assert "flicker" in log and lamp.meta["training"]["flicker_weight"] == 1.0
     assert "  height " in log and lamp.meta["training"]["height_weight"] == 0.0
     assert "  steady " in log and lamp.meta["training"]["steady_weight"] == 1.0
+    assert "  liquid " in log and lamp.meta["training"]["liquid_weight"] == 1.0
     assert "wax_spread" in log and lamp.meta["training"]["wax_spread_weight"] == 1.0
     assert "whiten" in log and "directions" in log and lamp.meta["training"]["whiten_weight"] == 0.0
     assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
@@ -235,6 +236,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--flicker-weight", "-1"], "--flicker-weight must not be negative"),
     (["--height-weight", "-3"], "--height-weight must not be negative"),
     (["--steady-weight", "-1"], "--steady-weight must not be negative"),
+    (["--liquid-weight", "-1"], "--liquid-weight must not be negative"),
     (["--colour-weight", "-0.5"], "--colour-weight must not be negative"),
     (["--wax-spread-weight", "-2"], "--wax-spread-weight must not be negative"),
     (["--whiten-weight", "-0.5"], "--whiten-weight must not be negative"),

@@ -193,3 +193,29 @@ def test_the_height_mismatch_wants_the_wax_everywhere_the_data_takes_it(soft):
     assert torch.isfinite(high.grad).all() and high.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="fit"):
         SoftWax(seg).height_mismatch(high)
+
+
+def test_the_liquid_term_sees_a_drifting_shade_and_not_the_wax_moving(soft):
+    t = 8
+    rising = as_clips(blob_frames(np.linspace(0.7, 0.3, t)), t)
+    still = as_clips(blob_frames(np.full(t, 0.5)), t)
+    # Moving wax leaves the liquid as it was: only the rim, where wax and liquid blend, counts a little.
+    per_tick, across = soft.liquid_speeds(rising)
+    assert per_tick < 0.01 and across < 0.01
+    assert soft.liquid_speeds(still).max().item() < 1e-6
+    # The liquid's shade drifting over the clip, the blob resting, is the change this term is for.
+    shade = np.linspace(0.85, 1.0, t)[:, None, None, None]
+    drifting = as_clips((blob_frames(np.full(t, 0.5)).astype(np.float32) * shade).round().astype(np.uint8), t)
+    per_tick_d, across_d = soft.liquid_speeds(drifting)
+    assert across_d > 5 * per_tick_d > 5 * 0.002
+    assert soft.liquid_mismatch(drifting, rising) > 1.0
+    assert soft.liquid_mismatch(rising.clone(), rising).item() < 1e-10
+    # The gradient reaches the liquid's pixels only (the mask is a weight): a step against it calms the shade.
+    fake = drifting.clone().requires_grad_(True)
+    loss = soft.liquid_mismatch(fake, rising)
+    loss.backward()
+    wax = soft.mask(drifting) > 0.5
+    assert fake.grad.abs().sum(dim=2)[wax].max() < 1e-3 * fake.grad.abs().max()
+    with torch.no_grad():
+        calmer = fake - 0.01 * fake.grad / fake.grad.abs().max()
+    assert soft.liquid_mismatch(calmer, rising).item() < loss.item()
