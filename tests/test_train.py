@@ -52,7 +52,7 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     assert "flicker" in log and lamp.meta["training"]["flicker_weight"] == 1.0
     assert "  height " in log and lamp.meta["training"]["height_weight"] == 0.0
     assert "  steady " in log and lamp.meta["training"]["steady_weight"] == 1.0
-    assert "  liquid " in log and lamp.meta["training"]["liquid_weight"] == 1.0
+    assert "  liquid " in log and lamp.meta["training"]["liquid_weight"] == 0.0
     assert "wax_spread" in log and lamp.meta["training"]["wax_spread_weight"] == 1.0
     assert "whiten" in log and "directions" in log and lamp.meta["training"]["whiten_weight"] == 0.0
     assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
