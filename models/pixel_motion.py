@@ -78,9 +78,9 @@ def steadiness_mismatch(fake: Tensor, real: Tensor) -> Tensor:
     data's mean: zero when every clip's motion adds up as the data's does.
 
     Batch means (:func:`flicker_mismatch`) let a lamp jitter in some clips and glide in others;
-    here each clip pays for itself. In eval's clip features the lamp's change across 16 ticks
-    went its own way (correlation 0.48 with the change per tick, 0.99 in the simulator) and
-    that was most of the clip distance.
+    here each clip pays for itself. In eval's clip features of a lamp 10,000 steps into
+    training, the change across 16 ticks went its own way (correlation 0.48 with the change
+    per tick over 400 clips, 0.99 in the simulator).
     """
     with torch.no_grad():
         target = persistence(real).mean()

@@ -125,8 +125,7 @@ class Trainer:
             "rnn": asdict(RNNConfig(hidden=cfg.rnn_hidden)),
             "frame_d": asdict(FrameDiscriminatorConfig(image_size=cfg.image_size, width=cfg.d_width)),
             "temporal_d": asdict(TemporalDiscriminatorConfig(image_size=cfg.image_size, width=cfg.td_width,
-                                                             features=16 * cfg.td_width, hidden=16 * cfg.td_width,
-                                                             blur=min(4, cfg.image_size // 4))),
+                                                             features=16 * cfg.td_width, hidden=16 * cfg.td_width)),
         }
         # The drive is how the lamp runs, not a weight: a resumed run may change it.
         nets = {**nets, "rnn": {**nets["rnn"], "drive": float(cfg.drive), "wander": float(cfg.wander),
