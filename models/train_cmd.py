@@ -152,7 +152,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip-blur", type=int, metavar="N",
                    help="the temporal discriminator judges frames averaged over N x N blocks, so it judges motion "
                         "rather than fine texture (no weights, so a resumed run may change it; default: 4 for a "
-                        "new run, as the resumed state has it; 2 is half resolution, as before)")
+                        "new run, as the resumed state has it; 2 reads half resolution, as states from before the "
+                        "option did)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.safetensors if it exists")
     p.add_argument("--resume-best", action="store_true",
                    help="continue from OUT/best.state.safetensors, the state the best lamp was drawn from "
