@@ -41,10 +41,17 @@ def motion_mismatch(fake: Tensor, real: Tensor) -> Tensor:
     return log_gap(frame_motion(fake), frame_motion(real).detach())
 
 
+def clip_pixel_speeds(clips: Tensor) -> Tensor:
+    """(per tick, across the clip) of each clip of (B, T>=2, 3, S, S): mean |difference| of
+    full-resolution pixels between neighbouring ticks and between its first and last frames: (B, 2)."""
+    per_tick = (clips[:, 1:] - clips[:, :-1]).abs().mean(dim=(1, 2, 3, 4))
+    across = (clips[:, -1] - clips[:, 0]).abs().mean(dim=(1, 2, 3))
+    return torch.stack([per_tick, across], dim=1)
+
+
 def pixel_speeds(clips: Tensor) -> Tensor:
-    """(per tick, across the clip): mean |difference| of full-resolution pixels between neighbouring
-    ticks and between a clip's first and last frames, over a batch (B, T>=2, 3, S, S): a (2,) tensor."""
-    return torch.stack([(clips[:, 1:] - clips[:, :-1]).abs().mean(), (clips[:, -1] - clips[:, 0]).abs().mean()])
+    """:func:`clip_pixel_speeds` over a whole batch (its clips are all the same size): a (2,) tensor."""
+    return clip_pixel_speeds(clips).mean(dim=0)
 
 
 def flicker_mismatch(fake: Tensor, real: Tensor) -> Tensor:
@@ -68,8 +75,7 @@ def persistence(clips: Tensor) -> Tensor:
     boils while its wax drifts, gets less of its change across the clip, and different amounts
     from clip to clip.
     """
-    per_tick = (clips[:, 1:] - clips[:, :-1]).abs().mean(dim=(1, 2, 3, 4))
-    across = (clips[:, -1] - clips[:, 0]).abs().mean(dim=(1, 2, 3))
+    per_tick, across = clip_pixel_speeds(clips).unbind(dim=1)
     return torch.log(across + PERSIST_EPS) - torch.log(per_tick + PERSIST_EPS)
 
 

@@ -36,7 +36,7 @@ from .rnn import LatentRNN, RNNConfig
 from .temporal_discriminator import TemporalDiscriminator, TemporalDiscriminatorConfig
 from .pixel_motion import flicker_mismatch, motion_mismatch, steadiness_mismatch
 from .wax_motion import SoftWax
-from .train_cmd import LOSS_WEIGHTS, TrainConfig, TrainError
+from .train_cmd import LOSS_WEIGHTS, WAX_TERMS, TrainConfig, TrainError
 
 # Steps over which the chains' latent covariance is averaged for the whiteness penalty: a chain
 # forgets where it was within about a hundred ticks (a dozen steps), so this spans hundreds of
@@ -177,8 +177,7 @@ class Trainer:
         self.latent_cov: Tensor | None = None          # the chains' latent covariance, averaged over steps
         self.best: dict | None = None                  # the best fidelity check so far (see train_judge)
         self.wax, self.wax_missing = None, None         # the wax terms' soft mask, or why there is none
-        if any(w > 0 for w in (cfg.wax_motion_weight, cfg.wax_spread_weight, cfg.colour_weight, cfg.flicker_weight,
-                              cfg.height_weight, cfg.liquid_weight)):
+        if any(getattr(cfg, f"{term}_weight") > 0 for term in WAX_TERMS):
             self._find_wax()
         if resumed:
             self._restore(*resumed)
@@ -186,8 +185,7 @@ class Trainer:
             self._start_from_data()
 
     def _find_wax(self) -> None:
-        """The data's wax, found by colour, for the wax-motion, wax-spread, flicker, liquid, colour and height terms;
-        else why not."""
+        """The data's wax, found by colour, for the terms in WAX_TERMS; else why not."""
         from .features import MetricsError
 
         try:

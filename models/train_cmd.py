@@ -120,6 +120,10 @@ LOSS_WEIGHTS = {
                      "bulb as well as rising and sinking (default {})",
 }
 
+# The loss terms (LOSS_WEIGHTS without "_weight") that need the data's wax found by colour; the flicker
+# term for its per-clip part only.
+WAX_TERMS = ("wax_motion", "wax_spread", "flicker", "liquid", "colour", "height")
+
 # flag -> TrainConfig field, for the flags whose default comes from the config (or its --dry-run variant)
 SETTINGS = {
     "out": "out", "data": "data", "preset": "preset", "palette": "palette", "sim_frames": "sim_frames",

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .train_cmd import WAX_TERMS
+
 GRID_LAMPS = 8        # rows of a sample grid
 GRID_TICKS = 8        # columns
 GRID_TICK_GAP = 4     # RNN ticks between columns: motion is slow, so spread it out
@@ -85,7 +87,8 @@ class TrainLog:
         self.write(f"data {json.dumps(t.data_info)}")
         self.write(f"config {json.dumps({k: v for k, v in vars(cfg).items() if k != 'command'})}")
         if t.wax_missing:
-            self.write(f"no wax-motion, wax-spread, colour or height term: {t.wax_missing}")
+            terms = ", ".join(term.replace("_", "-") for term in WAX_TERMS)
+            self.write(f"no {terms} terms (the flicker term's batch part stays): {t.wax_missing}")
         try:
             from torch.utils.tensorboard import SummaryWriter
 

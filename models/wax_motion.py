@@ -101,9 +101,13 @@ class SoftWax:
         colour = torch.cat([rgb / (total + DARK_OFFSET), BRIGHTNESS_WEIGHT * total / 765.0], dim=2)
         return torch.einsum("btcyx,c->btyx", colour - self.origin.view(1, 1, 4, 1, 1), self.axis)
 
+    def waxiness(self, clips: Tensor) -> Tensor:
+        """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): near 1 on wax colour, near 0 on liquid colour."""
+        return torch.sigmoid(self.sharpness * (self.place(clips) - 0.5))
+
     def mask(self, clips: Tensor) -> Tensor:
         """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): near 1 on wax, near 0 on liquid, 0 where wax never is."""
-        return torch.sigmoid(self.sharpness * (self.place(clips) - 0.5)) * self.active
+        return self.waxiness(clips) * self.active
 
     def colour_shares(self, clips: Tensor) -> Tensor:
         """The share of the pixels where wax can be in each of eval's colour bands (soft counts): (bands,)."""
@@ -140,7 +144,7 @@ class SoftWax:
         flows into it, only into the liquid's change.
         """
         with torch.no_grad():
-            liquid = 1.0 - torch.sigmoid(self.sharpness * (self.place(clips) - 0.5))   # (B, T, S, S)
+            liquid = 1.0 - self.waxiness(clips)                                          # (B, T, S, S)
         change = (clips[:, 1:] - clips[:, :-1]).abs().mean(dim=2)                       # (B, T-1, S, S)
         both = liquid[:, 1:] * liquid[:, :-1]
         per_tick = (change * both).sum() / both.sum().clamp_min(1.0)
