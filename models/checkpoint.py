@@ -258,6 +258,10 @@ def load_lamp(path, device="cpu") -> Lamp:
         except RuntimeError as e:
             raise CheckpointError(f"{path} does not fit its {prefix} configuration ({str(e).splitlines()[0]}).") from None
     try:
+        generator.check_still()
+    except ValueError as e:
+        raise CheckpointError(f"{path} is not a usable lamp: {e}.") from None
+    try:
         generator, rnn = generator.to(device).eval(), rnn.to(device).eval()
     except (RuntimeError, AssertionError) as e:
         raise CheckpointError(f"cannot place the lamp on device {device!r}: {e}.") from None

@@ -217,6 +217,24 @@ class LiveLampStream:
         return to_clips(np.stack(frames, axis=1))
 
 
+def still_pixels(frames: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels no frame changes: a (S, S) bool mask, true where every frame of (N, S, S, 3) uint8
+    has the same colour, and the frame (S, S, 3) uint8 of those colours (the first frame elsewhere).
+
+    Exact equality: a lamp's body drawn by the simulator is still; footage's sensor noise leaves no
+    pixel still, and then the mask is empty.
+    """
+    frames = np.asarray(frames)      # a memory map stays one: blocks are read as they are compared
+    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise DatasetError(f"still pixels need frames of shape (N, S, S, 3), not {frames.shape}.")
+    first = np.array(frames[0])                # a copy: the still frame outlives a memory map
+    still = np.ones(first.shape[:2], dtype=bool)
+    for start in range(0, len(frames), chunk):
+        block = np.asarray(frames[start:start + chunk])
+        still &= (block == first).all(axis=(0, 3))
+    return still, first
+
+
 def open_training_data(cfg, image_size: int, rank: int = 0, world: int = 1) -> tuple[ClipSampler, dict]:
     """The clip stream a training run reads, and a description of it for the lamp's provenance.
 

@@ -6,7 +6,10 @@ produces RGB, added to a learned base frame, through a sigmoid. With ``smooth`` 
 binomial filter runs over the last stage's output before the base is added: strided transposed
 convolutions leave a checkerboard of uneven pixels, which on a lamp reads as grainy wax and
 flickering glass; the filter removes it, and the sigmoid after it keeps the wax's edges as sharp
-as the logits are large. With ``width=32`` the stages carry
+as the logits are large. With ``still`` the pixels the data never changes (the lamp's body,
+the room behind it) are drawn from a fixed frame the data gives, not decoded: a decoder's
+output drifts a little with every latent, and on a still background that reads as a shimmer
+no lamp has. With ``width=32`` the stages carry
 256/128/64/32 channels (the original duralava's ~0.95 M parameters), which
 decodes one 64x64 frame in about 1.4 ms on one CPU thread.
 """
@@ -32,6 +35,7 @@ class GeneratorConfig:
     width: int = 32          # channels of the last hidden stage; earlier stages double it
     norm: str = "batch"      # "batch" (DCGAN), "pixel" (batch-independent) or "none"
     smooth: bool = False     # a fixed 3x3 binomial filter on the logits, against the checkerboard
+    still: bool = False      # the pixels the data never changes are drawn from a still frame
 
     def __post_init__(self) -> None:
         if not isinstance(self.z_dim, int) or not 1 <= self.z_dim <= 4096:
@@ -44,6 +48,8 @@ class GeneratorConfig:
             raise ValueError(f"generator norm must be one of {NORMS}, not {self.norm!r}")
         if not isinstance(self.smooth, bool):
             raise ValueError(f"generator smooth must be true or false, not {self.smooth!r}")
+        if not isinstance(self.still, bool):
+            raise ValueError(f"generator still must be true or false, not {self.still!r}")
 
     @property
     def stages(self) -> int:
@@ -101,12 +107,46 @@ class Generator(nn.Module):
             taps = torch.tensor([1.0, 2.0, 1.0])
             kernel = (taps[:, None] * taps[None, :] / 16.0).expand(3, 1, 3, 3).contiguous()
         self.register_buffer("smooth_kernel", kernel, persistent=False)
+        # Which pixels are still (1) or decoded (0), and the still frame's colours in [0, 1]: saved
+        # with the weights, since they come from the data the lamp was trained on; no pixel is still
+        # until set_still gives them.
+        size = config.image_size
+        self.register_buffer("still_mask", torch.zeros(1, size, size) if config.still else None)
+        self.register_buffer("still_frame", torch.zeros(3, size, size) if config.still else None)
         self.reset_parameters()
 
     @torch.no_grad()
     def start_from_mean_frame(self, mean_frame: Tensor) -> None:
         """Set the base to the logit of a mean frame (3, S, S) in [0, 1]."""
         self.base.copy_(torch.logit(mean_frame.to(self.base).clamp(0.01, 0.99)))
+
+    @torch.no_grad()
+    def set_still(self, mask: Tensor, frame: Tensor) -> None:
+        """The still pixels: mask (S, S) true where a pixel is still, frame (3, S, S) in [0, 1]."""
+        if self.still_mask is None:
+            raise ValueError("this generator has no still pixels (its config has still off)")
+        size = self.config.image_size
+        if tuple(mask.shape) != (size, size) or tuple(frame.shape) != (3, size, size):
+            raise ValueError(f"still pixels need a ({size}, {size}) mask and a (3, {size}, {size}) frame, "
+                             f"not {tuple(mask.shape)} and {tuple(frame.shape)}")
+        self.still_mask.copy_(mask.to(self.still_mask).reshape(1, size, size))
+        self.still_frame.copy_(frame.to(self.still_frame))
+        self.check_still()
+
+    def check_still(self) -> None:
+        """ValueError unless the still mask is all 0s and 1s and the still frame lies in [0, 1]."""
+        if self.still_mask is None:
+            return
+        m, f = self.still_mask, self.still_frame
+        if not bool(((m == 0) | (m == 1)).all()):
+            raise ValueError("its still mask holds values other than 0 and 1")
+        if not bool(((f >= 0) & (f <= 1)).all()):
+            raise ValueError("its still frame holds colours outside 0..1")
+
+    @property
+    def still_share(self) -> float:
+        """The share of the frame drawn from the still frame (0 without still pixels)."""
+        return 0.0 if self.still_mask is None else float(self.still_mask.mean())
 
     def reset_parameters(self) -> None:
         # DCGAN's init: N(0, 0.02) convolutions, BatchNorm scales near 1.
@@ -136,4 +176,7 @@ class Generator(nn.Module):
         if self.smooth_kernel is not None:
             # Edge pixels repeat outward, so the frame's border is not darkened.
             logits = F.conv2d(F.pad(logits, (1, 1, 1, 1), mode="replicate"), self.smooth_kernel, groups=3)
-        return torch.sigmoid(logits + self.base)
+        frame = torch.sigmoid(logits + self.base)
+        if self.still_mask is not None:
+            frame = frame * (1 - self.still_mask) + self.still_frame * self.still_mask
+        return frame

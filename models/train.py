@@ -121,7 +121,7 @@ class Trainer:
         if cfg.resume and state_path.exists():
             resumed = load_training_state(state_path)
         nets = resumed[1]["networks"] if resumed else {
-            "generator": asdict(GeneratorConfig(image_size=cfg.image_size, width=cfg.g_width)),
+            "generator": asdict(GeneratorConfig(image_size=cfg.image_size, width=cfg.g_width, still=True)),
             "rnn": asdict(RNNConfig(hidden=cfg.rnn_hidden)),
             "frame_d": asdict(FrameDiscriminatorConfig(image_size=cfg.image_size, width=cfg.d_width)),
             "temporal_d": asdict(TemporalDiscriminatorConfig(image_size=cfg.image_size, width=cfg.td_width,
@@ -133,6 +133,9 @@ class Trainer:
         # So is the generator's logit filter: it has no weights (off unless asked for, or resumed with it).
         if cfg.smooth is not None:
             nets["generator"] = {**nets["generator"], "smooth": bool(cfg.smooth)}
+        # And its still pixels, which come from the data (a state from before them had none).
+        if cfg.still is not None:
+            nets["generator"] = {**nets["generator"], "still": bool(cfg.still)}
         # And the temporal discriminator's blur: a state from before it was kept read frames at half resolution.
         blur = cfg.clip_blur if cfg.clip_blur is not None else nets["temporal_d"].get("blur", 2)
         nets["temporal_d"] = {**nets["temporal_d"], "blur": blur}
@@ -171,6 +174,8 @@ class Trainer:
         self.wall_time_s = 0.0
         self.images_seen = 0
         self.data, self.data_info = open_training_data(cfg, self.image_size, self.rank, self.world)
+        if self.generator.config.still:
+            self._find_still()
         self.carry = latent.sample(cfg.batch, self.generator.z_dim, generator=self.rng).to(device)
         self.trail = torch.zeros_like(self.carry)      # each chain's slow average of its past latents
         self.age = torch.zeros(cfg.batch, device=device)   # ticks since each chain last restarted
@@ -192,6 +197,16 @@ class Trainer:
             self.wax = SoftWax.fit(self.data.frames.frames, self.device)
         except MetricsError as e:
             self.wax_missing = str(e)
+
+    def _find_still(self) -> None:
+        """Give both generators the data's still pixels (the same on every process: all read all frames)."""
+        from .dataset import still_pixels
+
+        still, frame = still_pixels(self.data.frames.frames)
+        mask = torch.from_numpy(still).float()
+        colours = torch.from_numpy(frame).float().div(255).permute(2, 0, 1)
+        for g in (self.generator, self.g_ema):
+            g.set_still(mask, colours)
 
     @torch.no_grad()
     def _start_from_data(self, clips: int = 16) -> None:
@@ -338,7 +353,8 @@ class Trainer:
     def run_settings(self) -> dict:
         """How this run's lamp runs (not weights): a best scored under other settings is another lamp."""
         c = self.rnn.config
-        return {"drive": c.drive, "wander": c.wander, "warmup": c.warmup, "smooth": self.generator.config.smooth}
+        return {"drive": c.drive, "wander": c.wander, "warmup": c.warmup, "smooth": self.generator.config.smooth,
+                "still": self.generator.config.still}
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -394,6 +410,10 @@ class Trainer:
         try:
             for prefix, net in nets.items():
                 sd = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+                if prefix.startswith("generator"):
+                    # The still pixels are this run's data's, found above, whether the state had them or not.
+                    sd = {**{k: v for k, v in sd.items() if not k.startswith("still_")},
+                          **{k: v for k, v in net.state_dict().items() if k.startswith("still_")}}
                 net.load_state_dict(sd, strict=True)
             for prefix, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
                 state: dict[int, dict] = {}

@@ -36,6 +36,8 @@ class TrainConfig:
     g_width: int = 16
     smooth: bool | None = None       # the generator's logit filter (models/generator.py); None: off for a new
                                      # run, as the resumed state has it otherwise
+    still: bool | None = None        # the data's still pixels drawn from a still frame (models/generator.py);
+                                     # None: on for a new run, as the resumed state has it otherwise
     rnn_hidden: int = 512
     d_width: int = 16
     td_width: int = 16
@@ -130,7 +132,7 @@ SETTINGS = {
     "steps": "steps", "minutes": "minutes", "batch": "batch", "seq": "seq", "stride": "stride",
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
-    "drive": "drive", "wander": "wander", "warmup": "warmup", "smooth": "smooth", "clip_blur": "clip_blur",
+    "drive": "drive", "wander": "wander", "warmup": "warmup", "smooth": "smooth", "still": "still", "clip_blur": "clip_blur",
     "reset_prob": "reset_prob",
     "judge_every_min": "judge_every_min", **{name: name for name in LOSS_WEIGHTS},
 }
@@ -153,6 +155,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smooth", metavar="on|off",
                    help="a fixed 3x3 filter on the generator's logits against grainy wax (no weights, so a "
                         "resumed run may switch it; default: off for a new run, as the resumed state has it)")
+    p.add_argument("--still", metavar="on|off",
+                   help="the pixels no frame of the data changes (the lamp's body, the room) are drawn from the "
+                        "data's still frame rather than decoded, so they cannot shimmer (no weights, so a resumed "
+                        "run may switch it; default: on for a new run, as the resumed state has it)")
     p.add_argument("--clip-blur", type=int, metavar="N",
                    help="the temporal discriminator judges frames averaged over N x N blocks, so it judges motion "
                         "rather than fine texture (no weights, so a resumed run may change it; default: 4 for a "
@@ -208,10 +214,11 @@ def command_line(args: argparse.Namespace) -> str:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Flags given override the defaults (the tiny ones with --dry-run)."""
     given = {field: getattr(args, flag) for flag, field in SETTINGS.items() if getattr(args, flag) is not None}
-    if "smooth" in given:
-        if given["smooth"] not in ("on", "off"):
-            raise TrainError(f"--smooth must be on or off, not {given['smooth']!r}.")
-        given["smooth"] = given["smooth"] == "on"
+    for switch in ("smooth", "still"):
+        if switch in given:
+            if given[switch] not in ("on", "off"):
+                raise TrainError(f"--{switch} must be on or off, not {given[switch]!r}.")
+            given[switch] = given[switch] == "on"
     given.update(resume=args.resume or args.resume_best, resume_best=args.resume_best, fp16_lamp=args.fp16, progress=not args.no_progress, judge=not args.no_judge,
                  command=command_line(args))
     return TrainConfig.dry(**given) if args.dry_run else TrainConfig(**given)

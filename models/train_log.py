@@ -201,9 +201,10 @@ class TrainLog:
             return False
         # A best from the resumed state counts only if this judge scored it, its lamp is still there
         # and it ran as this run's lamp runs (a resumed run may change the drive, wander, warm-up or
-        # the generator's filter; a best recorded before the filter existed ran without it).
+        # the generator's filter or still pixels; a best recorded before either existed ran without it).
         ran = t.best.get("runs") if isinstance(t.best, dict) else None
-        ran = {**ran, "smooth": ran.get("smooth", False)} if isinstance(ran, dict) else ran
+        ran = {**ran, "smooth": ran.get("smooth", False), "still": ran.get("still", False)} \
+            if isinstance(ran, dict) else ran
         if ran is not None and ran != t.run_settings():
             self.write(f"the resumed best ran with {_settings(ran)}, this run's lamp with "
                        f"{_settings(t.run_settings())}: its best starts afresh")

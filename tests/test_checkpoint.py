@@ -208,6 +208,40 @@ def test_smooth_generator_round_trips_and_a_bad_smooth_setting_is_refused(tmp_pa
     _bad(bad, "impossible network configuration: generator smooth must be true or false")
 
 
+def test_still_pixels_round_trip_and_a_bad_still_mask_is_refused(tmp_path, lamp_file):
+    lamp, path = lamp_file
+    still = Generator(GeneratorConfig(width=lamp.generator.config.width, still=True)).eval()
+    sd = lamp.generator.state_dict()
+    sd.update({k: v for k, v in still.state_dict().items() if k.startswith("still_")})
+    still.load_state_dict(sd)
+    mask = torch.zeros(64, 64)
+    mask[40:] = 1
+    still.set_still(mask, torch.rand(3, 64, 64))
+    p = tmp_path / "still.safetensors"
+    save_lamp(p, still, lamp.rnn, {"steps": 1})
+    assert set(load_file(str(p))) - set(load_file(str(path))) == {"generator.still_mask", "generator.still_frame"}
+    loaded = load_lamp(p)
+    assert loaded.generator.config.still is True and loaded.generator.still_share == 24 / 64
+    z = torch.randn(3, lamp.z_dim)
+    with torch.no_grad():
+        assert torch.equal(loaded.generator(z), still(z))
+    half = tmp_path / "still16.safetensors"                   # float16 keeps 0s, 1s and the colours
+    save_lamp(half, still, lamp.rnn, {"steps": 1}, fp16=True)
+    with torch.no_grad():
+        assert (load_lamp(half).generator(z) - still(z))[..., 40:, :].abs().max() < 1e-3
+    tensors = load_file(str(p))
+    tensors["generator.still_mask"][0, 0, 0] = 0.5
+    _bad(_rewrite(p, tmp_path / "blend.safetensors", tensors=tensors),
+         "is not a usable lamp: its still mask holds values other than 0 and 1")
+    tensors = load_file(str(p))
+    tensors["generator.still_frame"][1, 5, 5] = -3.0
+    _bad(_rewrite(p, tmp_path / "dark.safetensors", tensors=tensors),
+         "is not a usable lamp: its still frame holds colours outside 0..1")
+    tensors = load_file(str(p))
+    del tensors["generator.still_mask"]
+    _bad(_rewrite(p, tmp_path / "half.safetensors", tensors=tensors), "generator.still_mask")
+
+
 def test_nan_weights(tmp_path, lamp_file):
     _, path = lamp_file
     tensors = load_file(str(path))

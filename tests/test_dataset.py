@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from duralava.models.dataset import (
-    ClipSampler, DatasetError, FrameSet, LiveLampStream, open_frames, simulated_dataset, to_clips, write_frames,
+    ClipSampler, DatasetError, FrameSet, LiveLampStream, open_frames, simulated_dataset, still_pixels, to_clips,
+    write_frames,
 )
 
 
@@ -128,3 +129,29 @@ def test_live_stream_moves_on():
     assert 0 <= a.min() and a.max() <= 1
     assert (a[:, 1:] - a[:, :-1]).abs().mean() > 0      # the wax moves within a clip
     assert not torch.equal(a, b)                        # and the next clip continues, not repeats
+
+
+def test_still_pixels_are_the_ones_no_frame_changes(tmp_path):
+    n, size = 40, 16
+    frames = np.empty((n, size, size, 3), np.uint8)
+    frames[:] = (60, 20, 90)
+    frames[:, :, 10:] = (10, 10, 10)                       # a second, darker still part
+    for i in range(n):                                     # a square wanders down rows 2..9, columns 4..7
+        frames[i, 2 + i % 5:5 + i % 5, 4:8] = (250, 120, 30)
+    frames[33, 0, 15, 2] = 11                              # one channel of one pixel, once
+    expected = np.ones((size, size), bool)
+    expected[2:9, 4:8] = False
+    expected[0, 15] = False
+    path = write_frames(tmp_path / "still", frames, [n], {"source": "test"})
+    for source, chunk in ((frames, 2048), (open_frames(path).frames, 7)):   # in memory, and a memory map in blocks
+        mask, colours = still_pixels(source, chunk=chunk)
+        assert mask.dtype == bool and np.array_equal(mask, expected)
+        assert np.array_equal(colours[mask], frames[0][mask]) and colours.flags.writeable
+    assert tuple(colours[0, 0]) == (60, 20, 90) and tuple(colours[0, 12]) == (10, 10, 10)
+    # Footage: sensor noise leaves no pixel still.
+    noisy = np.clip(frames.astype(int) + np.random.default_rng(0).integers(-2, 3, frames.shape), 0, 255)
+    assert not still_pixels(noisy.astype(np.uint8))[0].any()
+    with pytest.raises(DatasetError, match="still pixels need frames"):
+        still_pixels(frames[..., 0])
+    with pytest.raises(DatasetError, match="still pixels need frames"):
+        still_pixels(frames[:0])

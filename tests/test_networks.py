@@ -194,6 +194,44 @@ def test_smooth_generator_flattens_a_checkerboard_and_adds_no_weights():
         GeneratorConfig(smooth="yes")
 
 
+def test_still_generator_draws_the_still_pixels_and_decodes_the_rest():
+    plain = Generator(GeneratorConfig(image_size=32, width=8)).eval()
+    still = Generator(GeneratorConfig(image_size=32, width=8, still=True)).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(plain.net[-1].weight, 0.0, 3.0)     # frames that change with the latent
+    assert plain.still_mask is None and "still_mask" not in plain.state_dict()
+    assert {"still_mask", "still_frame"} <= set(still.state_dict())   # saved with the weights
+    sd = still.state_dict()
+    sd.update({k: v for k, v in plain.state_dict().items()})
+    still.load_state_dict(sd)                                        # the same decoder
+    mask = torch.zeros(32, 32)
+    mask[:, :12] = 1                                                 # the left part is the lamp's body
+    frame = torch.rand(3, 32, 32)
+    still.set_still(mask, frame)
+    assert abs(still.still_share - 12 / 32) < 1e-9 and plain.still_share == 0
+    z = torch.randn(6, Z_DIM)
+    with torch.no_grad():
+        a, b = plain(z), still(z)
+    assert torch.equal(b[..., :12], frame[:, :, :12].expand(6, -1, -1, -1))   # every latent, exactly
+    assert torch.equal(b[..., 12:], a[..., 12:])                            # the rest decoded as before
+    assert a[..., :12].std(0).mean() > 1e-3                                 # where the plain one shimmers
+    # Nothing trains the still pixels: they pass no gradient back.
+    out = still(z)
+    base_grad = torch.autograd.grad(out[..., :12].sum() + 0 * out.sum(), still.base)[0]
+    assert base_grad.abs().max() == 0
+    assert torch.autograd.grad(still(z)[..., 12:].sum(), still.base)[0].abs().max() > 0
+    with pytest.raises(ValueError, match="no still pixels"):
+        plain.set_still(mask, frame)
+    with pytest.raises(ValueError, match=r"\(32, 32\) mask"):
+        still.set_still(mask[:16], frame)
+    with pytest.raises(ValueError, match="other than 0 and 1"):
+        still.set_still(mask * 0.5, frame)
+    with pytest.raises(ValueError, match="outside 0..1"):
+        still.set_still(mask, frame + 1.5)
+    with pytest.raises(ValueError, match="still must be true or false"):
+        GeneratorConfig(still=1)
+
+
 def test_population_penalty_catches_chains_on_one_point():
     g = torch.Generator().manual_seed(5)
     spread = torch.randn(256, Z_DIM, generator=g)

@@ -179,6 +179,33 @@ def test_a_resume_can_switch_the_generator_filter_on_and_the_lamp_keeps_it(tmp_p
     assert load_lamp(out / "lamp.safetensors").generator.config.smooth is True
 
 
+def test_a_new_lamp_draws_the_data_s_still_pixels_exactly_and_a_resume_can_switch_them(tmp_path, lamp_data):
+    from duralava.models.dataset import open_frames, still_pixels
+
+    out = tmp_path / "still"
+    common = ["--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1"]
+    assert train(*common) == 0
+    lamp = load_lamp(out / "lamp.safetensors")
+    still, colours = still_pixels(open_frames(lamp_data).frames)
+    assert lamp.generator.config.still is True and 0.3 < still.mean() < 0.99     # the blob's path is not still
+    assert np.array_equal(lamp.generator.still_mask[0].numpy() == 1, still)
+    with torch.no_grad():
+        frames = lamp.generator(torch.randn(8, lamp.z_dim))
+    frames = (frames.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
+    assert (frames[:, still] == colours[still]).all()                           # every latent, to the bit
+    assert frames[:, ~still].std(0).mean() > 0                                 # and the rest is decoded
+    # A resume can switch them off, and on again from the data; the lamp keeps its decoder.
+    assert train(*common, "--resume", "--still", "off") == 0
+    assert load_lamp(out / "lamp.safetensors").generator.still_mask is None
+    assert "generator.still_mask" not in load_training_state(out / "state.safetensors")[0]
+    assert train(*common, "--resume", "--still", "on") == 0
+    again = load_lamp(out / "lamp.safetensors")
+    assert again.generator.config.still is True and np.array_equal(again.generator.still_mask[0].numpy() == 1, still)
+    assert train(*common, "--resume") == 0                                      # and keeps it
+    _, meta = load_training_state(out / "state.safetensors")
+    assert meta["networks"]["generator"]["still"] is True and meta["step"] == 4
+
+
 def test_the_temporal_discriminator_blur_is_kept_an_old_state_reads_half_resolution_and_a_resume_changes_it(
         tmp_path, lamp_data):
     out = tmp_path / "blur"
@@ -241,6 +268,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--wax-spread-weight", "-2"], "--wax-spread-weight must not be negative"),
     (["--whiten-weight", "-0.5"], "--whiten-weight must not be negative"),
     (["--smooth", "yes"], "--smooth must be on or off"),
+    (["--still", "1"], "--still must be on or off"),
     (["--clip-blur", "3"], "temporal discriminator blur must be a power of 2"),
 ])
 def test_bad_requests_give_one_sentence(tmp_path, lamp_data, capsys, args, match):
@@ -307,13 +335,13 @@ def test_the_best_lamp_is_kept_and_a_resume_remembers_it(tmp_path, lamp_data):
     assert f"best so far {judged['score']:.1f}x at step {judged['step']}" in resumed_log
     _, meta = load_training_state(out / "state.safetensors")
     assert meta["best"]["score"] <= judged["score"]
-    assert meta["best"]["runs"] == {"drive": 1.0, "wander": 0.06, "warmup": 1000, "smooth": False}
+    assert meta["best"]["runs"] == {"drive": 1.0, "wander": 0.06, "warmup": 1000, "smooth": False, "still": True}
     # A resume that changes how the lamp runs scores a different lamp: its best starts afresh.
     before = (out / "train.log").read_text()
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1", "--resume",
                  "--wander", "0.15") == 0
     changed_log = (out / "train.log").read_text()[len(before):]
-    assert ("ran with drive 1, wander 0.06, warmup 1000, smooth off, this run's lamp with drive 1, wander 0.15"
+    assert ("ran with drive 1, wander 0.06, warmup 1000, smooth off, still on, this run's lamp with drive 1, wander 0.15"
             in changed_log)
     assert "best so far" not in changed_log
     _, meta = load_training_state(out / "state.safetensors")
