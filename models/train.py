@@ -280,12 +280,15 @@ class Trainer:
         spread = latent.population_penalty(proposals)
         # Speed is matched on the chains left to the lamp's own drive: stirred ones are meant to move more.
         calm = (stir.flatten() == 0).to(dev)
-        motion = flicker = steady = liquid = wax_motion = wax_spread = colour = height = fake.new_zeros(())
+        motion = flicker = steady = liquid = wax_amount = wax_motion = wax_spread = colour = height = fake.new_zeros(())
         if self.wax is not None and cfg.colour_weight > 0:
             colour = self.wax.colour_mismatch(fake, real)
         # The liquid stays still on every chain, stirred or not: only the wax moves.
         if self.wax is not None and cfg.liquid_weight > 0:
             liquid = self.wax.liquid_mismatch(fake, real)
+        # So is the wax, stirred or not: it moves, it does not come and go.
+        if self.wax is not None and cfg.wax_amount_weight > 0:
+            wax_amount = self.wax.amount_mismatch(fake, real)
         # Where the wax spends its time, on the chains past the lamp's warm-up, as the lamp is shown:
         # a young chain's wax still sits where a fresh latent puts it.
         settled = age >= warm
@@ -314,7 +317,8 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
          + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.flicker_weight * flicker
-         + cfg.steady_weight * steady + cfg.liquid_weight * liquid + cfg.wax_motion_weight * wax_motion
+         + cfg.steady_weight * steady + cfg.liquid_weight * liquid + cfg.wax_amount_weight * wax_amount
+         + cfg.wax_motion_weight * wax_motion
          + cfg.wax_spread_weight * wax_spread + cfg.colour_weight * colour + cfg.height_weight * height
          + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
         self.opt_g.step()
@@ -331,6 +335,7 @@ class Trainer:
             "loss/g_frame": loss_g_frame.item(), "loss/g_clip": loss_g_clip.item(),
             "loss/moments": penalty.item(), "loss/spread": spread.item(), "loss/motion": motion.item(),
             "loss/flicker": flicker.item(), "loss/steady": steady.item(), "loss/liquid": liquid.item(),
+            "loss/wax_amount": wax_amount.item(),
             "loss/wax_motion": wax_motion.item(), "loss/wax_spread": wax_spread.item(),
             "loss/colour": colour.item(), "loss/height": height.item(),
             "loss/return": returning.item(), "loss/whiten": whiten.item(),

@@ -65,6 +65,8 @@ class TrainConfig:
     steady_weight: float = 1.0       # each clip's change across it against its change per tick, held to the data's
     liquid_weight: float = 0.0       # how fast the liquid's pixels change, per tick and across a clip, held to the
                                      # data's (off: at 1 the default lamp's checks went from 3.2x to 27x in 700 steps)
+    wax_amount_weight: float = 0.0   # how little the amount of wax changes, per tick and across a clip, held to
+                                     # the data's (the wax is conserved)
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
     colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)
@@ -113,6 +115,8 @@ LOSS_WEIGHTS = {
                      "a wobble (default {})",
     "liquid_weight": "weight of matching how little the data's liquid changes, per tick and across a clip, "
                       "so that only the wax moves and the glass does not shimmer or drift in shade (default {})",
+    "wax_amount_weight": "weight of matching how little the data's amount of wax changes, per tick and across "
+                         "a clip: the wax moves, it does not swell and shrink (default {})",
     "wax_motion_weight": "weight of matching how fast the data's wax outline and centre move per tick (default {})",
     "wax_spread_weight": "weight of matching how much those speeds vary from clip to clip, as the data's wax "
                          "rests and then rises in spurts (default {})",
@@ -124,7 +128,7 @@ LOSS_WEIGHTS = {
 
 # The loss terms (LOSS_WEIGHTS without "_weight") that need the data's wax found by colour; the flicker
 # term for its per-clip part only.
-WAX_TERMS = ("wax_motion", "wax_spread", "flicker", "liquid", "colour", "height")
+WAX_TERMS = ("wax_motion", "wax_spread", "flicker", "liquid", "wax_amount", "colour", "height")
 
 # flag -> TrainConfig field, for the flags whose default comes from the config (or its --dry-run variant)
 SETTINGS = {

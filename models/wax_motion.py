@@ -33,6 +33,12 @@ wax on the bulb although the lamp, once running, never brings it back there. Off
 default: matched over a batch, the shares can be met by a second blob on the bulb as
 well as by the one blob going down, and a lamp whose wax stayed high took that way.
 
+And how much wax there is (:meth:`SoftWax.amount_changes`): the data's wax is conserved, it
+moves and does not come and go, so its amount changes only a little per tick (the outline's
+pixels and the heat's expansion) and hardly more across a clip. A lamp whose wax swells and
+shrinks from tick to tick also shows more wax crossing each height than ever rose or sank
+(eval's ``wax_flux``).
+
 And one measure of the wax's look (:meth:`SoftWax.colour_mismatch`): the shares
 of the lamp's pixels in each band of the liquid -> wax axis (eval's colour bins).
 In the data the pixels between the two colours are the one-pixel rim of the
@@ -158,6 +164,20 @@ class SoftWax:
         with torch.no_grad():
             target = self.liquid_speeds(real)
         return log_gap(self.liquid_speeds(fake), target)
+
+    def amount_changes(self, clips: Tensor) -> Tensor:
+        """(per tick, across the clip): the mean |change| of the amount of wax, as a share of the pixels
+        where wax can be, over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor."""
+        amount = self.mask(clips).sum(dim=(-2, -1)) / self.active.sum().clamp_min(1.0)     # (B, T)
+        per_tick = (amount[:, 1:] - amount[:, :-1]).abs().mean()
+        return torch.stack([per_tick, (amount[:, -1] - amount[:, 0]).abs().mean()])
+
+    def amount_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
+        """Sum over the two changes of (log(fake / real))^2: zero when the lamp keeps its amount of wax
+        as steady as the data does."""
+        with torch.no_grad():
+            target = self.amount_changes(real)
+        return log_gap(self.amount_changes(fake), target)
 
     def speeds(self, clips: Tensor) -> Tensor:
         """(outline, drift) per tick over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor."""

@@ -53,12 +53,22 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     assert "  height " in log and lamp.meta["training"]["height_weight"] == 0.0
     assert "  steady " in log and lamp.meta["training"]["steady_weight"] == 1.0
     assert "  liquid " in log and lamp.meta["training"]["liquid_weight"] == 0.0
+    assert "wax_amount" in log and lamp.meta["training"]["wax_amount_weight"] == 0.0
     assert "wax_spread" in log and lamp.meta["training"]["wax_spread_weight"] == 1.0
     assert "whiten" in log and "directions" in log and lamp.meta["training"]["whiten_weight"] == 0.0
     assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
     assert (out / "samples" / "timelapse.mp4").stat().st_size > 1000
     assert any((out / "tb").iterdir())
     assert not [p for p in out.rglob("*.tmp*")]
+
+
+def test_the_wax_amount_term_trains_when_asked(tmp_path, lamp_data):
+    out = tmp_path / "amount"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--wax-amount-weight", "1") == 0
+    steps = [line.split() for line in (out / "train.log").read_text().splitlines() if " d_frame " in line]
+    values = [float(words[words.index("wax_amount") + 1]) for words in steps]
+    assert len(values) == 2 and all(np.isfinite(values)) and max(values) > 0
+    assert load_lamp(out / "lamp.safetensors").meta["training"]["wax_amount_weight"] == 1.0
 
 
 def test_motion_mismatch_is_zero_at_the_data_speed_and_grows_either_way():
@@ -264,6 +274,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--height-weight", "-3"], "--height-weight must not be negative"),
     (["--steady-weight", "-1"], "--steady-weight must not be negative"),
     (["--liquid-weight", "-1"], "--liquid-weight must not be negative"),
+    (["--wax-amount-weight", "-1"], "--wax-amount-weight must not be negative"),
     (["--colour-weight", "-0.5"], "--colour-weight must not be negative"),
     (["--wax-spread-weight", "-2"], "--wax-spread-weight must not be negative"),
     (["--whiten-weight", "-0.5"], "--whiten-weight must not be negative"),

@@ -219,3 +219,32 @@ def test_the_liquid_term_sees_a_drifting_shade_and_not_the_wax_moving(soft):
     with torch.no_grad():
         calmer = fake - 0.01 * fake.grad / fake.grad.abs().max()
     assert soft.liquid_mismatch(calmer, rising).item() < loss.item()
+
+
+def test_the_amount_term_sees_wax_that_swells_and_shrinks_and_not_wax_that_moves(soft):
+    t = 8
+    rising = as_clips(blob_frames(np.linspace(0.7, 0.3, t)), t)
+    # A rising blob keeps its amount of wax: only where the outline meets the pixel grid does it change.
+    per_tick, across = soft.amount_changes(rising)
+    assert per_tick < 0.01 and across < 0.01
+    assert soft.amount_changes(as_clips(blob_frames(np.full(t, 0.5)), t)).max().item() < 1e-6
+    # A blob that swells and shrinks where it is, fading in and out, is the change this term is for.
+    pulsing = as_clips(blob_frames(np.full(t, 0.5), alpha=[1.0, 0.3] * (t // 2)), t)
+    per_tick_p, across_p = soft.amount_changes(pulsing)
+    assert per_tick_p > 10 * per_tick and per_tick_p > 0.05
+    assert soft.amount_mismatch(pulsing, rising) > 1.0
+    assert soft.amount_mismatch(rising.clone(), rising).item() < 1e-10
+    # Eval's flux sees the same swelling as wax crossing the rows below the blob: more flux than motion.
+    seg = WaxSegmenter.fit(blob_frames(np.linspace(0.2, 0.8, 40)))
+    flux = CLIP_FEATURES.index("wax_flux")
+    as_frames = (pulsing[0].permute(0, 2, 3, 1) * 255).round().byte().numpy()
+    assert clip_features(as_frames[None], seg)[0, flux] > 0.01
+    assert clip_features(blob_frames(np.full(t, 0.5))[None], seg)[0, flux] == 0
+    # One step against the gradient steadies the amount.
+    fake = pulsing.clone().requires_grad_(True)
+    loss = soft.amount_mismatch(fake, rising)
+    loss.backward()
+    assert torch.isfinite(fake.grad).all()
+    with torch.no_grad():
+        steadier = fake - 0.01 * fake.grad / fake.grad.abs().max()
+    assert soft.amount_mismatch(steadier, rising).item() < loss.item()
