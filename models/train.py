@@ -286,7 +286,7 @@ class Trainer:
         # The liquid stays still on every chain, stirred or not: only the wax moves.
         if self.wax is not None and cfg.liquid_weight > 0:
             liquid = self.wax.liquid_mismatch(fake, real)
-        # So is the wax, stirred or not: it moves, it does not come and go.
+        # The amount of wax holds on every chain too: the wax moves, it does not come and go.
         if self.wax is not None and cfg.wax_amount_weight > 0:
             wax_amount = self.wax.amount_mismatch(fake, real)
         # Where the wax spends its time, on the chains past the lamp's warm-up, as the lamp is shown:
