@@ -176,7 +176,12 @@ class Generator(nn.Module):
         if self.smooth_kernel is not None:
             # Edge pixels repeat outward, so the frame's border is not darkened.
             logits = F.conv2d(F.pad(logits, (1, 1, 1, 1), mode="replicate"), self.smooth_kernel, groups=3)
-        frame = torch.sigmoid(logits + self.base)
-        if self.still_mask is not None:
-            frame = frame * (1 - self.still_mask) + self.still_frame * self.still_mask
-        return frame
+        return self.paint_still(torch.sigmoid(logits + self.base))
+
+    def paint_still(self, frames: Tensor) -> Tensor:
+        """Frames (..., 3, S, S) with the still pixels painted in (unchanged without still pixels). Training
+        paints the real frames too: mirrored, a lamp's body is not the still frame, and the frame
+        discriminator would judge the background the generator cannot change rather than the wax."""
+        if self.still_mask is None:
+            return frames
+        return frames * (1 - self.still_mask) + self.still_frame * self.still_mask

@@ -222,6 +222,7 @@ class Trainer:
     def train_step(self, real: Tensor) -> dict[str, float]:
         cfg, dev = self.cfg, self.device
         real = real.to(dev, non_blocking=True)                                    # (B, T, 3, S, S)
+        real = self.generator.paint_still(real)        # as the lamp draws them (see Generator.paint_still)
         b, t = real.shape[:2]
         z_dim = self.generator.z_dim
         if self.carry.shape[0] != b:

@@ -220,6 +220,11 @@ def test_still_generator_draws_the_still_pixels_and_decodes_the_rest():
     base_grad = torch.autograd.grad(out[..., :12].sum() + 0 * out.sum(), still.base)[0]
     assert base_grad.abs().max() == 0
     assert torch.autograd.grad(still(z)[..., 12:].sum(), still.base)[0].abs().max() > 0
+    # Real clips (B, T, 3, S, S) are painted the same way; without still pixels nothing changes.
+    clips = torch.rand(2, 5, 3, 32, 32)
+    painted = still.paint_still(clips)
+    assert torch.equal(painted[..., :12], frame[:, :, :12].expand(2, 5, -1, -1, -1))
+    assert torch.equal(painted[..., 12:], clips[..., 12:]) and plain.paint_still(clips) is clips
     with pytest.raises(ValueError, match="no still pixels"):
         plain.set_still(mask, frame)
     with pytest.raises(ValueError, match=r"\(32, 32\) mask"):

@@ -216,6 +216,35 @@ def test_a_new_lamp_draws_the_data_s_still_pixels_exactly_and_a_resume_can_switc
     assert meta["networks"]["generator"]["still"] is True and meta["step"] == 4
 
 
+def test_the_discriminators_see_real_clips_with_the_still_pixels_painted_in(tmp_path):
+    from duralava.models.dataset import ClipSampler, open_frames, still_pixels
+    from duralava.models.train import Trainer
+    from duralava.models.train_cmd import TrainConfig
+
+    # A lamp lit from the left: mirrored, as training shows half its clips, the background is not the data's.
+    n, s = 60, 32
+    yy, xx = np.mgrid[0:s, 0:s]
+    frames = np.empty((n, s, s, 3), np.uint8)
+    frames[:] = (60, 20, 90)
+    frames[:, :, :6] = (120, 60, 150)
+    for i in range(n):
+        frames[i][(yy - (0.3 + 0.4 * i / n) * s) ** 2 + (xx - s / 2) ** 2 < 20] = (250, 120, 30)
+    data = write_frames(tmp_path / "lit", frames, [n], {"source": "test"})
+    trainer = Trainer(TrainConfig.dry(data=str(data), out=str(tmp_path / "run"), threads=1, judge=False))
+    still, colours = still_pixels(open_frames(data).frames)
+    assert still[:, :6].all() and still[:, -6:].all()
+    seen = []
+    trainer.d_frame.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    clip = torch.from_numpy(frames[:4]).float().div(255).permute(0, 3, 1, 2)
+    real = torch.stack([clip, clip.flip(-1), clip, clip.flip(-1)])        # (B=4, T=4, 3, S, S), two mirrored
+    trainer.train_step(real)
+    judged = seen[0][: len(seen[0]) // 2]                                 # the discriminator's real half
+    painted = torch.from_numpy(colours).float().div(255).permute(2, 0, 1)
+    mask = torch.from_numpy(still)
+    assert torch.equal(judged[:, :, mask], painted[:, mask].expand(len(judged), -1, -1))
+    assert not torch.equal(clip.flip(-1)[:, :, mask], painted[:, mask].expand(4, -1, -1))   # as it came
+
+
 def test_the_temporal_discriminator_blur_is_kept_an_old_state_reads_half_resolution_and_a_resume_changes_it(
         tmp_path, lamp_data):
     out = tmp_path / "blur"
