@@ -75,6 +75,13 @@ def _norm(kind: str, channels: int) -> nn.Module:
     return nn.Identity()
 
 
+def _check_still(mask: Tensor, frame: Tensor) -> None:
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError("its still mask holds values other than 0 and 1")
+    if not bool(((frame >= 0) & (frame <= 1)).all()):
+        raise ValueError("its still frame holds colours outside 0..1")
+
+
 class Generator(nn.Module):
     def __init__(self, config: GeneratorConfig | None = None):
         super().__init__()
@@ -129,19 +136,15 @@ class Generator(nn.Module):
         if tuple(mask.shape) != (size, size) or tuple(frame.shape) != (3, size, size):
             raise ValueError(f"still pixels need a ({size}, {size}) mask and a (3, {size}, {size}) frame, "
                              f"not {tuple(mask.shape)} and {tuple(frame.shape)}")
-        self.still_mask.copy_(mask.to(self.still_mask).reshape(1, size, size))
-        self.still_frame.copy_(frame.to(self.still_frame))
-        self.check_still()
+        mask, frame = mask.to(self.still_mask).reshape(1, size, size), frame.to(self.still_frame)
+        _check_still(mask, frame)            # before anything is copied: a bad pair leaves the lamp as it was
+        self.still_mask.copy_(mask)
+        self.still_frame.copy_(frame)
 
     def check_still(self) -> None:
         """ValueError unless the still mask is all 0s and 1s and the still frame lies in [0, 1]."""
-        if self.still_mask is None:
-            return
-        m, f = self.still_mask, self.still_frame
-        if not bool(((m == 0) | (m == 1)).all()):
-            raise ValueError("its still mask holds values other than 0 and 1")
-        if not bool(((f >= 0) & (f <= 1)).all()):
-            raise ValueError("its still frame holds colours outside 0..1")
+        if self.still_mask is not None:
+            _check_still(self.still_mask, self.still_frame)
 
     @property
     def still_share(self) -> float:

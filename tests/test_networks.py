@@ -233,6 +233,7 @@ def test_still_generator_draws_the_still_pixels_and_decodes_the_rest():
         still.set_still(mask * 0.5, frame)
     with pytest.raises(ValueError, match="outside 0..1"):
         still.set_still(mask, frame + 1.5)
+    assert torch.equal(still.still_mask[0], mask) and torch.equal(still.still_frame, frame)   # refused: unchanged
     with pytest.raises(ValueError, match="still must be true or false"):
         GeneratorConfig(still=1)
 
