@@ -125,9 +125,7 @@ class SoftWax:
 
     def colour_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
         """Sum over the bands of (log(fake's share / real's))^2: zero when the colours are spread as in the data."""
-        with torch.no_grad():
-            target = self.colour_shares(real)
-        return log_gap(self.colour_shares(fake), target)
+        return held_to_data(self.colour_shares, fake, real)
 
     def height_shares(self, clips: Tensor) -> Tensor:
         """The share of the wax in each of eval's height bands (top first), averaged over the frames: (bands,)."""
@@ -161,9 +159,7 @@ class SoftWax:
     def liquid_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
         """Sum over the two liquid speeds of (log(fake / real))^2: zero when the lamp's liquid stays as
         still as the data's."""
-        with torch.no_grad():
-            target = self.liquid_speeds(real)
-        return log_gap(self.liquid_speeds(fake), target)
+        return held_to_data(self.liquid_speeds, fake, real)
 
     def amount_changes(self, clips: Tensor) -> Tensor:
         """(per tick, across the clip): the mean |change| of the amount of wax, as a share of the pixels
@@ -175,9 +171,7 @@ class SoftWax:
     def amount_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
         """Sum over the two changes of (log(fake / real))^2: zero when the lamp keeps its amount of wax
         as steady as the data does."""
-        with torch.no_grad():
-            target = self.amount_changes(real)
-        return log_gap(self.amount_changes(fake), target)
+        return held_to_data(self.amount_changes, fake, real)
 
     def speeds(self, clips: Tensor) -> Tensor:
         """(outline, drift) per tick over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor."""
@@ -228,6 +222,13 @@ def pixels_per_outline(clips: Tensor, speeds: Tensor) -> Tensor:
     """
     pixels = (clips[:, 1:] - clips[:, :-1]).abs().mean(dim=(1, 2, 3, 4))
     return torch.log(pixels + PIXEL_EPS) - torch.log(speeds[:, 0] + EPS)
+
+
+def held_to_data(measure, fake: Tensor, real: Tensor) -> Tensor:
+    """:func:`log_gap` between ``measure`` of the lamp's clips and of the data's (no gradient into the data's)."""
+    with torch.no_grad():
+        target = measure(real)
+    return log_gap(measure(fake), target)
 
 
 def log_gap(fake: Tensor, real: Tensor) -> Tensor:
