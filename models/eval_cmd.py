@@ -31,8 +31,11 @@ _positive = positive_number(finite=True)
 DEFAULTS = {
     "seeds": (100, 8), "ticks": (1_000_000, 20_000), "window": (1000, 1000), "pairs": (2, 2),
     "history_every": (100, 20), "frames": (1000, 300), "clips": (100, 40), "clip_len": (16, 16),
-    "ticks_per_seed": (64, 64), "reference_frames": (4000, 1200), "tick_count": (3000, 500),
+    "ticks_per_seed": (64, 64), "reference_frames": (32_000, 4000), "draws": (4, 2), "tick_count": (3000, 500),
 }
+
+# Ticks between the draws taken after the long run: the same seeds, far enough on to be somewhere else.
+DRAW_GAP = 10_000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,7 +72,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ticks-per-seed", type=_count, metavar="N",
                    help="consecutive frames decoded per seed (default 64)")
     g.add_argument("--reference-frames", type=_count, metavar="N",
-                   help="simulator frames per reference run (default 4000)")
+                   help="simulator frames of the reference run, a lamp per 2,000 (default 32,000)")
+    g.add_argument("--draws", type=_count, metavar="N",
+                   help="draws of --seeds lamps the floor and each figure are averaged over (default 4)")
     g = p.add_argument_group("tick cost")
     g.add_argument("--tick-count", type=_count, metavar="N", help="ticks timed (default 3000)")
     p.add_argument("--threads", type=_count, default=1, metavar="N",
@@ -112,8 +117,9 @@ class Evaluation:
 
         plan = FidelityPlan(ticks_per_seed=self.setting("ticks_per_seed"), n_frames=self.setting("frames"),
                             n_clips=self.setting("clips"), clip_len=self.setting("clip_len"),
-                            reference_frames=self.setting("reference_frames"))
-        plan.check_counts(self.setting("seeds"))
+                            reference_frames=self.setting("reference_frames"), lamps=self.setting("seeds"),
+                            draws=self.setting("draws"))
+        plan.check_counts()
         return plan
 
     def check(self, targets: list[str]) -> None:
@@ -210,23 +216,39 @@ def endurance_target(ev: Evaluation) -> list[dict]:
 def fidelity_target(ev: Evaluation) -> list[dict]:
     from .endurance import advance, start_latents
     from .eval_plot import save_png
-    from .fidelity import contact_sheet, fidelity_checks, lamp_frames
+    from .fidelity import contact_sheet, fidelity_checks, lamp_frames, mean_of_draws
 
     judge = ev.judge()
-    seeds, ticks = ev.setting("seeds"), ev.setting("ticks")
-    start = start_latents(ev.lamp.rnn, seeds, ev.lamp.z_dim)
+    seeds, ticks, draws = ev.setting("seeds"), ev.setting("ticks"), judge.plan.draws
+    rnn = ev.lamp.rnn
+    start = start_latents(rnn, seeds, ev.lamp.z_dim)
     if ev.endurance is not None and ev.endurance.config.ticks == ticks:
         end = ev.endurance.final_latent                       # the same seeds, already run for `ticks` ticks
     else:
-        end = advance(ev.lamp.rnn, start, ticks, progress=ev.progress, desc=f"running {seeds} seeds")
+        end = advance(rnn, start, ticks, progress=ev.progress, desc=f"running {seeds} seeds")
+
+    def start_draw(k):       # fresh seeds for each draw: seeds k*N .. (k+1)*N - 1
+        return start if k == 0 else start_latents(rnn, seeds, ev.lamp.z_dim, first_seed=k * seeds)
+
+    later = [end]
+
+    def end_draw(k):         # the long run's seeds, DRAW_GAP ticks further on for each draw
+        while len(later) <= k:
+            later.append(advance(rnn, later[-1], DRAW_GAP))
+        return later[k]
+
     scores, sheet = {}, {"simulator": judge.reference}
-    warmup = ev.lamp.rnn.config.warmup
+    warmup = rnn.config.warmup
     first = f"start (after its {warmup:,}-tick warm-up)" if warmup else "start"
-    for when, z in ((first, start), (f"tick {ticks:,}", end)):
-        frames, segments = lamp_frames(ev.lamp.rnn, ev.lamp.generator, z, judge.plan.ticks_per_seed,
-                                       progress=ev.progress, desc=f"decoding at {when}")
-        scores[when] = judge.score(frames, segments)
-        sheet[f"lamp at {when} (first tick of each seed)"] = frames[::segments[0]]
+    for when, draw in ((first, start_draw), (f"tick {ticks:,}", end_draw)):
+        each = []
+        for k in range(draws):
+            frames, segments = lamp_frames(rnn, ev.lamp.generator, draw(k), judge.plan.ticks_per_seed,
+                                           progress=ev.progress, desc=f"decoding at {when}, draw {k + 1}/{draws}")
+            each.append(judge.score(frames, segments))
+            if k == 0:
+                sheet[f"lamp at {when} (first tick of each seed)"] = frames[::segments[0]]
+        scores[when] = mean_of_draws(each)
     floor = judge.floor
     ev.pictures.append(save_png(contact_sheet(sheet), ev.args.out / "fidelity.png"))
     ev.figures["fidelity"] = {"simulator": judge.settings.describe(), "floor": floor, "scores": scores,

@@ -2,8 +2,13 @@
 
 The simulator settings (palette, preset or parameters, stride) come from the
 lamp's own provenance, so a lamp is compared with the lamp it was trained to
-be. Every distance is quoted beside the floor: two simulator runs of different
-seeds, measured with the same sample counts and the same wax segmenter.
+be. Every distance is quoted beside the floor: how far the simulator is from
+itself, measured the way the lamp is. A lamp's sample is many seeds, a short run
+each; the floor's is as many independent simulator lamps, a short run each, caught
+at ages spread as the training data's are, with the same sample counts and wax
+segmenter. One such draw swings several-fold with which lamps it happens to hold
+(a few simulator lamps break their wax into many small blobs for thousands of
+frames), so the floor and each of the lamp's figures are means over several draws.
 """
 from __future__ import annotations
 
@@ -14,6 +19,14 @@ import torch
 from torch import nn
 
 from .endurance import to_uint8
+from .lamp_frames import FRAMES_PER_LAMP
+
+
+# Frames of each simulator lamp in the reference: many lamps (64 in 32,000 frames), since
+# a lamp can keep an unusual state (its wax in many small blobs) for all its 2,000 frames.
+REFERENCE_RUN = 500
+
+
 
 
 # Names a lamp's data source goes by when its frames came from the simulator.
@@ -70,7 +83,8 @@ def simulator_settings(meta: dict) -> SimulatorSettings:
 
 
 def simulator_frames(settings: SimulatorSettings, n_frames: int, size: int, seed: int,
-                     n_lamps: int | None = None, progress: bool = False) -> tuple[np.ndarray, list[int]]:
+                     n_lamps: int | None = None, progress: bool = False,
+                     ages: list[int] | None = None) -> tuple[np.ndarray, list[int]]:
     """(N, S, S, 3) uint8 frames and their segments from the simulator with a lamp's settings."""
     from . import simulator
 
@@ -81,7 +95,7 @@ def simulator_frames(settings: SimulatorSettings, n_frames: int, size: int, seed
         elif settings.preset:
             params = simulator.preset(settings.preset)
         kwargs = dict(size=size, seed=seed, palette=settings.palette, params=params, n_lamps=n_lamps,
-                      progress=progress)
+                      progress=progress, ages=ages)
         if settings.stride is not None:
             kwargs["stride"] = settings.stride
         frames, segments = simulator.simulate_frames(n_frames, **kwargs)
@@ -130,19 +144,25 @@ class FidelityPlan:
     n_frames: int = 1000          # frames sampled for frame features
     n_clips: int = 100            # clips sampled for clip (motion) features
     clip_len: int = 16
-    reference_frames: int = 4000  # simulator frames per run (two runs: reference and floor)
+    reference_frames: int = 32000  # simulator frames of the reference: runs of REFERENCE_RUN frames, one a lamp
+    lamps: int = 100              # seeds decoded per draw; simulator lamps per floor draw
+    draws: int = 4                # draws the floor and each of the lamp's figures are averaged over
+    data_run: int = FRAMES_PER_LAMP  # frames each training-data lamp ran; simulator lamps are caught at ages over them
 
     def __post_init__(self) -> None:
-        for name in ("ticks_per_seed", "n_frames", "n_clips", "clip_len", "reference_frames"):
+        for name in ("ticks_per_seed", "n_frames", "n_clips", "clip_len", "reference_frames", "lamps", "draws",
+                     "data_run"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 2:
-                raise FidelityError(f"fidelity {name.replace('_', ' ')} must be a whole number of at least 2, "
+            least = 1 if name == "draws" else 2
+            if not isinstance(v, int) or isinstance(v, bool) or v < least:
+                raise FidelityError(f"fidelity {name.replace('_', ' ')} must be a whole number of at least {least}, "
                                     f"not {v!r}.")
         if self.clip_len > self.ticks_per_seed:
             raise FidelityError(f"clips of {self.clip_len} frames do not fit in {self.ticks_per_seed} ticks per seed.")
 
-    def check_counts(self, seeds: int) -> None:
+    def check_counts(self) -> None:
         """Raise FidelityError unless the decoded seeds and the simulator hold enough frames for the samples."""
+        seeds = self.lamps
         frames = seeds * self.ticks_per_seed
         clips = seeds * (self.ticks_per_seed - self.clip_len + 1)
         if self.n_frames > min(frames, self.reference_frames):
@@ -154,20 +174,45 @@ class FidelityPlan:
                                 f"{self.ticks_per_seed} ticks ({clips} possible clips); sample fewer or decode more.")
 
 
+def simulator_lamps(settings: SimulatorSettings, lamps: int, ticks: int, size: int, seed: int,
+                    progress: bool = False, data_run: int = FRAMES_PER_LAMP) -> tuple[np.ndarray, list[int]]:
+    """``lamps`` independent simulator lamps, ``ticks`` consecutive frames of each: a draw shaped like a lamp's.
+
+    The training data runs each lamp for ``data_run`` frames from its warm start, so a data
+    frame's age is spread evenly over them; each lamp here is caught at such an age (drawn from
+    ``seed``), as a lamp's seeds are caught wherever their warm-up left them.
+    """
+    ages = np.sort(np.random.default_rng(seed).integers(0, max(data_run - ticks, 0) + 1, lamps))
+    return simulator_frames(settings, lamps * ticks, size, seed=seed, ages=[int(a) for a in ages],
+                            progress=progress)
+
+
+def mean_of_draws(draws: list[dict]) -> dict:
+    """One figure from several draws' scores: each distance's mean, the draws kept beside it."""
+    out = {k: v for k, v in draws[0].items() if k not in ("frame", "clip")}
+    for kind in ("frame", "clip"):
+        out[kind] = float(np.mean([d[kind] for d in draws]))
+    out["draws"] = [{"frame": float(d["frame"]), "clip": float(d["clip"])} for d in draws]
+    return out
+
+
 class FidelityJudge:
     """The simulator reference (and, on first use, its floor), against which lamp frames are scored."""
 
     def __init__(self, settings: SimulatorSettings | None, size: int, plan: FidelityPlan, progress: bool = False,
                  reference: tuple[np.ndarray, list[int]] | None = None,
                  other: tuple[np.ndarray, list[int]] | None = None):
-        """Simulate the reference (seed 1) and, when the floor is asked for, a second run (seed 2);
-        or, given ``reference`` and ``other`` (frames, segments), use those two runs instead."""
+        """Simulate the reference (seed 1) and, when the floor is asked for, ``plan.draws`` draws of
+        ``plan.lamps`` lamps (seeds 2, 3, ...); or, given ``reference`` and ``other`` (frames,
+        segments), use those two runs instead (one draw: footage has no simulator to draw more from)."""
         from .metrics import FidelityConfig, WaxSegmenter
 
         self.plan, self.settings, self.size, self.progress = plan, settings, size, progress
         self.config = FidelityConfig(n_frames=plan.n_frames, n_clips=plan.n_clips, clip_len=plan.clip_len)
         if reference is None:
-            reference = simulator_frames(settings, plan.reference_frames, size, seed=1, progress=progress)
+            lamps = max(1, plan.reference_frames // REFERENCE_RUN)
+            reference = simulator_lamps(settings, lamps, plan.reference_frames // lamps, size, seed=1,
+                                        progress=progress, data_run=plan.data_run)
         self.reference, self.reference_segments = reference
         self._other = other
         self.segmenter = WaxSegmenter.fit(self.reference)
@@ -176,12 +221,17 @@ class FidelityJudge:
 
     @property
     def floor(self) -> dict:
-        """The same scores for a second simulator run (another seed): what 'as good as the simulator' measures."""
+        """The same scores for the simulator itself, drawn as a lamp is: what 'as good as the simulator'
+        measures. The mean of the draws, each draw's scores under ``draws``."""
         if self._floor is None:
-            if self._other is None:
-                self._other = simulator_frames(self.settings, self.plan.reference_frames, self.size, seed=2,
-                                               progress=self.progress)
-            self._floor = self.score(*self._other)
+            if self._other is not None:
+                draws = [self.score(*self._other)]
+            else:
+                plan = self.plan
+                draws = [self.score(*simulator_lamps(self.settings, plan.lamps, plan.ticks_per_seed, self.size,
+                                                     seed=2 + k, progress=self.progress, data_run=plan.data_run))
+                         for k in range(plan.draws)]
+            self._floor = mean_of_draws(draws)
             self._other = None
         return self._floor
 
@@ -197,14 +247,24 @@ class FidelityJudge:
 
 
 def fidelity_checks(scores: dict[str, dict], floor: dict, limit: float = 3.0) -> list[dict]:
-    """Rows for each measured point ('start', 'tick 1,000,000', ...): frame and clip distance <= limit x floor."""
+    """Rows for each measured point ('start', 'tick 1,000,000', ...): frame and clip distance <= limit x floor.
+
+    A figure averaged over draws (a ``draws`` list) also shows the range of its draws' ratios.
+    """
+    def ratio(d: float, f: float) -> float:
+        return d / f if f > 0 else float("inf")
+
     rows = []
     for when, s in scores.items():
         for kind in ("frame", "clip"):
-            ratio = s[kind] / floor[kind] if floor[kind] > 0 else float("inf")
-            rows.append({"name": f"{kind} Frechet at {when}",
-                         "wanted": f"<= {limit:g}x floor {floor[kind]:.3g}",
-                         "measured": f"{s[kind]:.3g} ({ratio:.2f}x floor)",
+            floor_draws = len(floor.get("draws", ())) or 1
+            wanted = f"<= {limit:g}x floor {floor[kind]:.3g}" + (
+                f" (mean of {floor_draws} draws)" if floor_draws > 1 else "")
+            measured = f"{s[kind]:.3g} ({ratio(s[kind], floor[kind]):.2f}x floor)"
+            if len(s.get("draws", ())) > 1:
+                each = [ratio(d[kind], floor[kind]) for d in s["draws"]]
+                measured += f"; {len(each)} draws {min(each):.2f}x..{max(each):.2f}x"
+            rows.append({"name": f"{kind} Frechet at {when}", "wanted": wanted, "measured": measured,
                          "passed": bool(s[kind] <= limit * floor[kind])})
     return rows
 

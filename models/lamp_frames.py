@@ -79,9 +79,15 @@ def _group_chunks(spec: dict):
     params = LampParams.from_dict(spec["params"])
     lamp = LavaLamp(len(spec["lengths"]), seed=spec["seed"], params=params,
                     first_lamp=spec["first_lamp"])
-    total = max(spec["lengths"])
+    skips = spec.get("skips") or [0] * len(spec["lengths"])
+    total = max(k + n for k, n in zip(skips, spec["lengths"]))
     for start in range(0, total, CHUNK):
         count = min(CHUNK, total - start)
+        if start + count <= min(skips):          # no lamp of the group records yet: run, draw nothing
+            steps = spec["stride"] * (count - (start == 0))
+            if steps:
+                lamp.step(steps)
+            continue
         frames = np.empty((count, lamp.n, spec["size"], spec["size"], 3), np.uint8)
         for k in range(count):
             if start + k > 0:
@@ -116,13 +122,17 @@ def _worker(jobs, results) -> None:
 
 
 def run(n_frames: int, size: int, seed: int, stride: int, palette: str, params,
-        n_lamps: int, workers: int, progress: bool, out=None) -> tuple[np.ndarray, list[int]]:
+        n_lamps: int, workers: int, progress: bool, out=None, ages: list[int] | None = None
+        ) -> tuple[np.ndarray, list[int]]:
+    """The frames and segments :func:`simulate_frames` returns; lamp k first runs ``ages[k]``
+    frames unrecorded when ``ages`` is given (one per lamp)."""
     segments = split_segments(n_frames, n_lamps)
+    skips = [0] * len(segments) if ages is None else [int(a) for a in ages]
     offsets = np.concatenate([[0], np.cumsum(segments)])
     if out is None:
         out = np.empty((n_frames, size, size, 3), np.uint8)
     specs = [dict(params=params.to_dict(), seed=seed, first_lamp=g, size=size, stride=stride,
-                  palette=palette, lengths=segments[g:g + GROUP])
+                  palette=palette, lengths=segments[g:g + GROUP], skips=skips[g:g + GROUP])
              for g in range(0, len(segments), GROUP)]
 
     bar = None
@@ -134,9 +144,11 @@ def run(n_frames: int, size: int, seed: int, stride: int, palette: str, params,
     def place(first, start, frames):
         for j in range(frames.shape[1]):
             lamp = first + j
-            keep = min(len(frames), segments[lamp] - start)
+            lo = max(skips[lamp] - start, 0)          # the chunk's first frame this lamp records
+            at = start + lo - skips[lamp]             # where that frame goes in the lamp's segment
+            keep = min(len(frames) - lo, segments[lamp] - at)
             if keep > 0:
-                out[offsets[lamp] + start: offsets[lamp] + start + keep] = frames[:keep, j]
+                out[offsets[lamp] + at: offsets[lamp] + at + keep] = frames[lo:lo + keep, j]
                 if bar is not None:
                     bar.update(keep)
 

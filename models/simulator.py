@@ -363,7 +363,7 @@ def _whole(name: str, value, low: int, high: int | None = None) -> int:
 
 def simulate_frames(n_frames, size=64, seed=0, stride=DEFAULT_STRIDE, palette="classic",
                     params=None, n_lamps=None, workers=None,
-                    progress=False, out=None) -> tuple[np.ndarray, list[int]]:
+                    progress=False, out=None, ages=None) -> tuple[np.ndarray, list[int]]:
     """uint8 (n_frames, size, size, 3) and ``segments``: the lengths of the
     contiguous runs of consecutive frames of one lamp, in order (frames of lamp
     0, then lamp 1, ...). Uses ``workers`` processes (default: all cores).
@@ -371,7 +371,9 @@ def simulate_frames(n_frames, size=64, seed=0, stride=DEFAULT_STRIDE, palette="c
 
     ``n_lamps`` defaults to one lamp per 2000 frames. ``out``: an array (for
     example a ``numpy.lib.format.open_memmap``) to fill instead of a new one,
-    so runs larger than memory can go straight to disk.
+    so runs larger than memory can go straight to disk. ``ages``: frames each lamp
+    runs before its recorded ones (one whole number per lamp; the lamp count is then
+    their number), to catch lamps at chosen ages since their warm start.
     """
     from . import lamp_frames
     from .render import palette as check_palette
@@ -380,6 +382,12 @@ def simulate_frames(n_frames, size=64, seed=0, stride=DEFAULT_STRIDE, palette="c
     size = _whole("the frame size", size, 8, 4096)
     seed = _whole("the seed", seed, 0, 2**63 - 1)
     stride = _whole("the stride", stride, 1, 100_000)
+    if ages is not None:
+        ages = [_whole("a lamp's age", a, 0, 10_000_000) for a in ages]
+        if not ages or len(ages) > n_frames or (n_lamps is not None and n_lamps != len(ages)):
+            raise SimulatorError(f"give one age for each of the lamps ({len(ages)} ages for "
+                                 f"{n_lamps if n_lamps is not None else 'the'} lamps and {n_frames} frames).")
+        n_lamps = len(ages)
     n_lamps = lamp_frames.default_lamps(n_frames) if n_lamps is None else _whole("the lamp count", n_lamps, 1)
     n_lamps = min(n_lamps, n_frames)
     workers = lamp_frames.default_workers() if workers is None else _whole("the worker count", workers, 1, 256)
@@ -392,4 +400,4 @@ def simulate_frames(n_frames, size=64, seed=0, stride=DEFAULT_STRIDE, palette="c
                             or getattr(out, "dtype", None) != np.uint8):
         raise SimulatorError(f"out must be a uint8 array of shape {(n_frames, size, size, 3)}.")
     return lamp_frames.run(n_frames, size, seed, stride, palette, params, n_lamps, workers,
-                           progress, out)
+                           progress, out, ages)

@@ -5,9 +5,11 @@ apart can score several times better or worse against the data. Every few
 minutes the judge plays the EMA lamp from fixed seeds (after the lamp's own
 warm-up, then again ``later`` ticks on), scores its frames and clips with the
 same features and Frechet distance as ``duralava eval``, and divides by the
-floor. A lamp trained on the simulator is judged exactly as ``duralava eval``
-judges it (the same simulator runs); one trained on footage or a dataset
-against two disjoint parts of its data.
+floor. A lamp trained on the simulator is judged as ``duralava eval`` judges it
+(the same reference run; floor draws of as many simulator lamps as the check
+plays seeds), from one draw of seeds rather than eval's several, so a check's
+figure is the noisier; one trained on footage or a dataset against two disjoint
+parts of its data.
 The run writes ``best.safetensors`` whenever the score improves.
 
 The score is the geometric mean of the four ratios (frame and clip, at the
@@ -27,6 +29,7 @@ import torch
 from torch import nn
 
 from .fidelity import FidelityJudge, FidelityPlan
+from .lamp_frames import FRAMES_PER_LAMP
 
 
 @dataclass
@@ -37,17 +40,21 @@ class JudgePlan:
     n_frames: int = 1000
     n_clips: int = 100
     clip_len: int = 16
-    reference_frames: int = 4000  # data frames in each of the two parts
+    reference_frames: int = 32_000  # simulator reference frames, or data frames in each of the two parts
+    floor_draws: int = 4            # simulator floor draws averaged
+    data_run: int = FRAMES_PER_LAMP  # frames each simulated data lamp ran (ages of the simulator lamps)
 
     @staticmethod
     def tiny() -> "JudgePlan":
-        return JudgePlan(seeds=2, later=8, ticks_per_seed=8, n_frames=8, n_clips=4, clip_len=4, reference_frames=24)
+        return JudgePlan(seeds=2, later=8, ticks_per_seed=8, n_frames=8, n_clips=4, clip_len=4, reference_frames=24,
+                         floor_draws=1, data_run=32)
 
     def fidelity_plan(self) -> FidelityPlan:
         """The sample counts for :class:`FidelityJudge`, checked against the frames ``seeds`` lamps give."""
         plan = FidelityPlan(ticks_per_seed=self.ticks_per_seed, n_frames=self.n_frames, n_clips=self.n_clips,
-                            clip_len=self.clip_len, reference_frames=self.reference_frames)
-        plan.check_counts(self.seeds)
+                            clip_len=self.clip_len, reference_frames=self.reference_frames, lamps=self.seeds,
+                            draws=self.floor_draws, data_run=self.data_run)
+        plan.check_counts()
         return plan
 
 

@@ -253,6 +253,52 @@ def test_lamp_frames_are_uint8_per_seed_runs():
     assert frames.std() > 1.0             # real decoded pictures, not a constant
 
 
+def test_fidelity_rows_show_the_range_of_their_draws():
+    from duralava.models.fidelity import fidelity_checks, mean_of_draws
+
+    floor = mean_of_draws([{"frame": 1.0, "clip": 0.01}, {"frame": 3.0, "clip": 0.03}])
+    score = mean_of_draws([{"frame": 2.0, "clip": 0.02}, {"frame": 10.0, "clip": 0.14}])
+    assert floor["frame"] == 2.0 and score["clip"] == pytest.approx(0.08)
+    rows = fidelity_checks({"start": score}, floor)
+    assert rows[0]["wanted"] == "<= 3x floor 2 (mean of 2 draws)" and rows[0]["passed"]
+    assert rows[0]["measured"] == "6 (3.00x floor); 2 draws 1.00x..5.00x"
+    assert rows[1]["measured"] == "0.08 (4.00x floor); 2 draws 1.00x..7.00x" and not rows[1]["passed"]
+
+
+@pytest.mark.slow
+def test_a_floor_draw_is_short_runs_of_independent_lamps_at_spread_ages():
+    from duralava.models.fidelity import SimulatorSettings, simulator_lamps
+    from duralava.models.lamp_frames import FRAMES_PER_LAMP
+    from duralava.models.simulator import simulate_frames
+
+    lamps, ticks = 2, 8
+    frames, segments = simulator_lamps(SimulatorSettings(), lamps, ticks, 16, seed=5)
+    assert frames.shape == (lamps * ticks, 16, 16, 3) and segments == [ticks] * lamps
+    # Each run is consecutive frames of its own lamp, found in that lamp's full run at one age of the data's.
+    full, _ = simulate_frames(lamps * FRAMES_PER_LAMP, size=16, seed=5, n_lamps=lamps)
+    ages = []
+    for k in range(lamps):
+        run, own = frames[k * ticks:(k + 1) * ticks], full[k * FRAMES_PER_LAMP:(k + 1) * FRAMES_PER_LAMP]
+        found = [a for a in range(FRAMES_PER_LAMP - ticks + 1) if np.array_equal(own[a:a + ticks], run)]
+        assert len(found) == 1
+        ages.append(found[0])
+    assert ages[0] < ages[1] and ages[1] > 100
+
+
+def test_simulated_lamps_can_start_recording_at_their_own_ages():
+    from duralava.models.simulator import SimulatorError, simulate_frames
+
+    full, _ = simulate_frames(2 * 40, size=16, seed=3, n_lamps=2, workers=1)
+    for workers in (1, 2):
+        late, segments = simulate_frames(2 * 10, size=16, seed=3, ages=[30, 4], workers=workers)
+        assert segments == [10, 10]
+        assert np.array_equal(late[:10], full[30:40]) and np.array_equal(late[10:], full[44:54])
+    for ages, n_lamps in (([-1, 2], None), ([1.5, 2], None), ([], None), ([1, 2], 3)):
+        with pytest.raises(SimulatorError) as e:
+            simulate_frames(20, size=16, seed=3, ages=ages, n_lamps=n_lamps)
+        assert str(e.value).count(".") >= 1 and "\n" not in str(e.value)
+
+
 def test_fidelity_rows_compare_with_three_times_the_floor():
     from duralava.models.fidelity import fidelity_checks
 
@@ -362,11 +408,16 @@ def test_fidelity_judge_tells_the_simulator_from_an_untrained_lamp():
     from duralava.models.fidelity import (FidelityJudge, FidelityPlan, SimulatorSettings, contact_sheet,
                                           lamp_frames, simulator_frames)
 
-    plan = FidelityPlan(ticks_per_seed=32, n_frames=100, n_clips=20, clip_len=8, reference_frames=400)
+    plan = FidelityPlan(ticks_per_seed=32, n_frames=100, n_clips=20, clip_len=8, reference_frames=400, lamps=4,
+                        draws=2)
     judge = FidelityJudge(SimulatorSettings(), 64, plan)
     assert 0.02 < judge.motion < 20                         # the wax moves, slowly, in 0-255 units per tick
     floor = judge.floor
     assert floor["frame"] > 0 and floor["clip"] > 0
+    # The floor is the mean of its draws, each of four other simulator lamps.
+    assert len(floor["draws"]) == 2 and floor["draws"][0] != floor["draws"][1]
+    for kind in ("frame", "clip"):
+        assert floor[kind] == pytest.approx(np.mean([d[kind] for d in floor["draws"]]))
     other = judge.score(*simulator_frames(SimulatorSettings(), 400, 64, seed=3))
     lamp = random_lamp(seed=0)
     frames, segments = lamp_frames(lamp.rnn, lamp.generator, seed_latents(8, Z_DIM), plan.ticks_per_seed)
@@ -384,12 +435,17 @@ def test_eval_all_shares_one_long_run_and_writes_every_picture(tmp_path, capsys)
 
     code = run_eval("all", "--untrained", "--seeds", "4", "--ticks", "2000", "--history-every", "20",
                     "--frames", "60", "--clips", "10", "--clip-len", "8", "--ticks-per-seed", "32",
-                    "--reference-frames", "300", "--tick-count", "50", "--out", str(tmp_path))
+                    "--reference-frames", "300", "--draws", "2", "--tick-count", "50", "--out", str(tmp_path))
     assert code == 1                              # an untrained lamp misses motion and fidelity
     report = json.loads((tmp_path / "report.json").read_text())
     assert {r["target"] for r in report["rows"]} == {"tick", "endurance", "fidelity"}
     fidelity = report["figures"]["fidelity"]
     assert set(fidelity["scores"]) == {"start", "tick 2,000"}
+    # Each figure, and the floor, is the mean of two draws: fresh seeds at the start, the same seeds later on.
+    for figure in (*fidelity["scores"].values(), fidelity["floor"]):
+        assert len(figure["draws"]) == 2
+        assert figure["clip"] == pytest.approx((figure["draws"][0]["clip"] + figure["draws"][1]["clip"]) / 2)
+    assert fidelity["scores"]["start"]["draws"][0] != fidelity["scores"]["start"]["draws"][1]
     # The endurance reference motion is the same simulator run the fidelity floor is measured against.
     assert report["figures"]["endurance"]["reference_motion"] == fidelity["reference_motion"] > 0
     assert (tmp_path / "endurance.png").is_file() and (tmp_path / "fidelity.png").is_file()
