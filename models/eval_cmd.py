@@ -72,7 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ticks-per-seed", type=_count, metavar="N",
                    help="consecutive frames decoded per seed (default 64)")
     g.add_argument("--reference-frames", type=_count, metavar="N",
-                   help="simulator frames of the reference run, a lamp per 2,000 (default 32,000)")
+                   help="simulator frames of the reference, 500 from each lamp (default 32,000)")
     g.add_argument("--draws", type=_count, metavar="N",
                    help="draws of --seeds lamps the floor and each figure are averaged over (default 4)")
     g = p.add_argument_group("tick cost")

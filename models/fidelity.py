@@ -27,8 +27,6 @@ from .lamp_frames import FRAMES_PER_LAMP
 REFERENCE_RUN = 500
 
 
-
-
 # Names a lamp's data source goes by when its frames came from the simulator.
 SIMULATED = ("simulator", "sim")
 

@@ -101,7 +101,7 @@ class TrainJudge:
 
     @classmethod
     def from_simulator(cls, meta: dict, size: int, plan: JudgePlan) -> "TrainJudge":
-        """The same reference and floor as ``duralava eval`` (simulator seeds 1 and 2), for a simulated lamp."""
+        """The reference and floor ``duralava eval`` draws (simulator seeds 1, then 2, 3, ...), for a simulated lamp."""
         from .fidelity import simulator_settings
 
         settings = simulator_settings(meta)
