@@ -252,10 +252,10 @@ def fidelity_checks(scores: dict[str, dict], floor: dict, limit: float = 3.0) ->
     def ratio(d: float, f: float) -> float:
         return d / f if f > 0 else float("inf")
 
+    floor_draws = len(floor.get("draws", ())) or 1
     rows = []
     for when, s in scores.items():
         for kind in ("frame", "clip"):
-            floor_draws = len(floor.get("draws", ())) or 1
             wanted = f"<= {limit:g}x floor {floor[kind]:.3g}" + (
                 f" (mean of {floor_draws} draws)" if floor_draws > 1 else "")
             measured = f"{s[kind]:.3g} ({ratio(s[kind], floor[kind]):.2f}x floor)"

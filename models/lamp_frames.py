@@ -83,7 +83,8 @@ def _group_chunks(spec: dict):
     total = max(k + n for k, n in zip(skips, spec["lengths"]))
     for start in range(0, total, CHUNK):
         count = min(CHUNK, total - start)
-        if start + count <= min(skips):          # no lamp of the group records yet: run, draw nothing
+        if not any(k < start + count and start < k + n for k, n in zip(skips, spec["lengths"])):
+            # no lamp of the group records a frame of this chunk: run, draw nothing
             steps = spec["stride"] * (count - (start == 0))
             if steps:
                 lamp.step(steps)
