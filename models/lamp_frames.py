@@ -103,8 +103,12 @@ def _group_chunks(spec: dict):
 
 
 def _worker(jobs, results) -> None:
+    import signal
+
     from .simulator import SimulatorError
 
+    # Ctrl-C reaches the whole process group: the parent stops and ends its workers, which stay quiet.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     single_thread_blas()
     while True:
         spec = jobs.get()

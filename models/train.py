@@ -467,12 +467,17 @@ def run(cfg: TrainConfig) -> Trainer:
     def _stop(signum, _frame):
         stop["signal"] = signum
 
-    old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)} if _in_main_thread() else {}
-    start, first_step = time.monotonic(), trainer.step
-    last_save = last_sample = last_judge = start
+    old = {}
     try:
         log.begin()
-        log.judge()
+        try:
+            log.judge()     # setting the judge up takes minutes: Ctrl-C stops it at once, as no step has run yet
+        except KeyboardInterrupt:
+            log.interrupted()
+            raise
+        old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)} if _in_main_thread() else {}
+        start, first_step = time.monotonic(), trainer.step
+        last_save = last_sample = last_judge = start
         while stop["signal"] is None:
             done = trainer.step - first_step
             elapsed = time.monotonic() - start

@@ -70,6 +70,7 @@ class TrainConfig:
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
     colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)
+                                     # and their mean distance off the liquid -> wax colour line
     height_weight: float = 0.0       # the same for the wax's share in each of eval's height bands (the whole cycle;
                                      # off: at 1 a lamp whose wax stayed high grew a second blob on the bulb)
     frame_d_frames: int = 2          # frames per clip the frame discriminator judges
@@ -120,8 +121,9 @@ LOSS_WEIGHTS = {
     "wax_motion_weight": "weight of matching how fast the data's wax outline and centre move per tick (default {})",
     "wax_spread_weight": "weight of matching how much those speeds vary from clip to clip, as the data's wax "
                          "rests and then rises in spurts (default {})",
-    "colour_weight": "weight of matching the data's shares of pixels from liquid to wax colour, so the "
-                     "wax's outline is as sharp and its colour as pure as in the data (default {})",
+    "colour_weight": "weight of matching the data's shares of pixels from liquid to wax colour, and how far "
+                     "their colours lie off the line between the two, so the wax's outline is as sharp and its "
+                     "colour as pure as in the data (default {})",
     "height_weight": "weight of matching how the data's wax spends its time at each height, resting on the "
                      "bulb as well as rising and sinking (default {})",
 }

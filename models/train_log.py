@@ -190,8 +190,11 @@ class TrainLog:
             self.write("no fidelity checks: the training data is not a fixed set of frames")
             return False
         plan = JudgePlan.tiny() if self.cfg.dry_run else JudgePlan()
+        simulated = t.data_info.get("source") in SIMULATED and not self.cfg.dry_run
+        self.write("setting up fidelity checks" + (": simulating their reference and floor (minutes; Ctrl-C stops)"
+                                                   if simulated else ""))
         try:
-            if t.data_info.get("source") in SIMULATED and not self.cfg.dry_run:
+            if simulated:
                 self.judge_ = TrainJudge.from_simulator(t.lamp_meta(), t.image_size, plan)
             else:
                 self.judge_ = TrainJudge.from_data(frames.frames, frames.segments, data.stride, plan)
@@ -224,6 +227,12 @@ class TrainLog:
         lamp, state = self.t.save_lamp(), self.t.save_state()
         self.write(f"saved {lamp.name} and {state.name} at step {self.t.step} "
                    f"({self.t.wall_time_s / 60:.1f} min of training in all)")
+
+    def interrupted(self) -> None:
+        """The run was stopped before its first step: nothing new to save."""
+        if self.on:
+            self.write(f"=== {_now()} interrupted while setting up, before any step from step {self.t.step}; "
+                       f"nothing new to save")
 
     def end(self, signum) -> None:
         if not self.on:

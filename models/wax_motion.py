@@ -57,6 +57,9 @@ SHARPNESS = 12.0   # sigmoid slope on the liquid (0) -> wax (1) axis: 0.4 -> 0.2
 BAND_SHARPNESS = 40.0   # slope of the soft colour bands' sides: pure wax (1) is 0.98 in the top band
 EPS = 1e-4         # keeps the logs and the centre of mass finite for a lamp with no wax or no motion
 HEIGHT_FRAMES = 4000   # data frames the wax's share at each height is measured on, evenly spaced
+OFF_AXIS_EPS = 1e-10  # squared colour distance under the root: a finite slope on the axis, 1e-5 off it at most
+OFF_AXIS_FLOOR = 0.005  # colour distance added to both sides of the off-axis ratio: hues closer than this are
+                        # one hue (the simulator's blends and glow lie 0.027 off the axis on average)
 PIXEL_EPS = 1e-5   # the same for pixel change per tick (a resting clip of the data changes 4e-4 a tick)
 
 
@@ -67,6 +70,7 @@ class SoftWax:
         centres = torch.from_numpy(np.asarray(segmenter.centres, np.float32))
         self.origin = centres[0].to(device)                      # (4,) liquid centre in colour space
         axis = centres[1] - centres[0]
+        self.direction = axis.to(device)                          # (4,) liquid centre -> wax centre
         self.axis = (axis / axis.dot(axis)).to(device)            # (4,) so that the wax centre lands at 1
         self.active = torch.from_numpy(np.asarray(segmenter.active, np.float32)).to(device)   # (S, S)
         self.sharpness = float(sharpness)
@@ -99,13 +103,26 @@ class SoftWax:
         soft.heights = torch.stack(shares).sum(dim=0) / len(pick)
         return soft
 
-    def place(self, clips: Tensor) -> Tensor:
-        """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): each pixel's place on the liquid (0) -> wax (1) axis."""
-        # features.colour_space, on the channel axis of float clips
+    def _from_liquid(self, clips: Tensor) -> Tensor:
+        """(B, T, 3, S, S) in [0, 1] -> (B, T, 4, S, S): each pixel's colour (features.colour_space, on the
+        channel axis of float clips) less the liquid centre."""
         rgb = clips * 255.0
         total = rgb.sum(dim=2, keepdim=True)                      # (B, T, 1, S, S)
         colour = torch.cat([rgb / (total + DARK_OFFSET), BRIGHTNESS_WEIGHT * total / 765.0], dim=2)
-        return torch.einsum("btcyx,c->btyx", colour - self.origin.view(1, 1, 4, 1, 1), self.axis)
+        return colour - self.origin.view(1, 1, 4, 1, 1)
+
+    def place(self, clips: Tensor) -> Tensor:
+        """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): each pixel's place on the liquid (0) -> wax (1) axis."""
+        return torch.einsum("btcyx,c->btyx", self._from_liquid(clips), self.axis)
+
+    def off_axis(self, clips: Tensor) -> Tensor:
+        """How far the colours where wax can be lie off the liquid -> wax axis, on average, as eval's
+        ``colour_off_axis`` measures it: a (1,) tensor. Hues neither wax nor liquid nor a blend of the two."""
+        x = self._from_liquid(clips)
+        along = torch.einsum("btcyx,c->btyx", x, self.axis)
+        away = x - along.unsqueeze(2) * self.direction.view(1, 1, 4, 1, 1)
+        distance = (away.pow(2).sum(dim=2) + OFF_AXIS_EPS).sqrt()          # no infinite slope on the axis
+        return ((distance * self.active).sum(dim=(-2, -1)).mean() / self.active.sum().clamp_min(1.0)).view(1)
 
     def waxiness(self, clips: Tensor) -> Tensor:
         """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): near 1 on wax colour, near 0 on liquid colour."""
@@ -124,8 +141,10 @@ class SoftWax:
         return (bands * self.active).sum(dim=(-2, -1)).mean(dim=(1, 2)) / self.active.sum().clamp_min(1.0)
 
     def colour_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
-        """Sum over the bands of (log(fake's share / real's))^2: zero when the colours are spread as in the data."""
-        return held_to_data(self.colour_shares, fake, real)
+        """Sum over the bands of (log(fake's share / real's))^2, plus the same for the distance off the
+        axis: zero when the colours are spread along and off the axis as in the data."""
+        return (held_to_data(self.colour_shares, fake, real)
+                + held_to_data(lambda clips: self.off_axis(clips) + OFF_AXIS_FLOOR, fake, real))
 
     def height_shares(self, clips: Tensor) -> Tensor:
         """The share of the wax in each of eval's height bands (top first), averaged over the frames: (bands,)."""

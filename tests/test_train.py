@@ -486,3 +486,31 @@ def test_judge_of_a_simulated_lamp_uses_the_same_reference_as_eval(tmp_path):
     assert judge.judge.reference.shape == (24, 32, 32, 3)
     assert np.isfinite(judge.floor["frame"]) and judge.floor["clip"] >= 0
 
+
+
+def test_ctrl_c_while_the_judge_is_set_up_stops_at_once_and_quietly(tmp_path):
+    # Setting the fidelity checks up simulates for minutes before the first step; Ctrl-C must not wait for it.
+    import signal
+    import time
+
+    out = tmp_path / "stop"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "duralava.models.cli", "train", "--out", str(out), "--sim-frames", "256",
+         "--batch", "4", "--steps", "5", "--threads", "1", "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = out / "train.log"
+    try:
+        deadline = time.monotonic() + 180
+        while not (log.is_file() and "setting up fidelity checks" in log.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-2000:]
+            time.sleep(0.2)
+        time.sleep(2)                               # well inside the simulation of the reference
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err.strip() == "interrupted", err[-2000:]
+    assert time.monotonic() - sent < 60             # the set-up alone runs for minutes
+    assert "interrupted while setting up" in log.read_text()
+    assert not (out / "state.safetensors").exists()   # no step ran, so nothing was saved

@@ -115,6 +115,29 @@ def test_the_colour_mismatch_is_zero_at_the_data_sharpness_and_teaches_a_sharper
     assert soft.colour_mismatch(stepped, rimmed).item() < loss.item()
 
 
+def test_the_off_axis_distance_is_evals_and_the_colour_mismatch_pulls_a_stray_hue_back(soft):
+    sharp = blob_frames(np.linspace(0.3, 0.7, 8))
+    seg = WaxSegmenter.fit(blob_frames(np.linspace(0.2, 0.8, 40)))
+    assert np.array_equal(seg.active, soft.active.numpy() > 0)
+    column = FRAME_FEATURES.index("colour_off_axis")
+    tinted = sharp.copy()
+    tinted[..., 1] = np.clip(tinted[..., 1].astype(int) + 40, 0, 255)     # green in wax and liquid alike
+    for frames in (sharp, soft_edged(sharp, 2), tinted):
+        assert soft.off_axis(as_clips(frames, 8)).item() == pytest.approx(
+            frame_features(frames, seg)[:, column].mean(), rel=1e-3, abs=1e-5)
+    data, stray = as_clips(sharp, 8), as_clips(tinted, 8)
+    assert soft.off_axis(stray).item() > 0.05 > soft.off_axis(data).item()
+    assert soft.colour_mismatch(data.clone(), data).item() < 1e-8
+    fake = stray.clone().requires_grad_(True)
+    loss = soft.colour_mismatch(fake, data)
+    loss.backward()
+    assert torch.isfinite(fake.grad).all()
+    with torch.no_grad():                                  # a small step down the gradient takes green out
+        stepped = (fake - 0.02 * fake.grad / fake.grad.abs().max()).clamp(0, 1)
+    assert soft.colour_mismatch(stepped, data).item() < loss.item()
+    assert stepped[:, :, 1].mean() < stray[:, :, 1].mean()
+
+
 def test_the_spread_mismatch_tells_spurts_from_an_even_pace(soft):
     t = 8
     # The data: half the clips rest, half rise fast. The lamp: every clip at the same middle pace.
