@@ -30,11 +30,11 @@ from torch import Tensor, nn
 
 from . import latent
 from .checkpoint import CheckpointError, load_training_state, save_lamp, save_training_state
+from .data_terms import data_terms
 from .frame_discriminator import FrameDiscriminator, FrameDiscriminatorConfig
 from .generator import Generator, GeneratorConfig
 from .rnn import LatentRNN, RNNConfig
 from .temporal_discriminator import TemporalDiscriminator, TemporalDiscriminatorConfig
-from .pixel_motion import flicker_mismatch, motion_mismatch, steadiness_mismatch
 from .wax_motion import SoftWax
 from .train_cmd import LOSS_WEIGHTS, WAX_TERMS, TrainConfig, TrainError
 
@@ -279,35 +279,8 @@ class Trainer:
         loss_g_clip = g_loss(cfg.loss, self.d_temporal(fake))
         penalty = latent.moment_penalty(proposals)
         spread = latent.population_penalty(proposals)
-        # Speed is matched on the chains left to the lamp's own drive: stirred ones are meant to move more.
-        calm = (stir.flatten() == 0).to(dev)
-        motion = flicker = steady = liquid = wax_amount = wax_motion = wax_spread = colour = height = fake.new_zeros(())
-        if self.wax is not None and cfg.colour_weight > 0:
-            colour = self.wax.colour_mismatch(fake, real)
-        # The liquid stays still on every chain, stirred or not: only the wax moves.
-        if self.wax is not None and cfg.liquid_weight > 0:
-            liquid = self.wax.liquid_mismatch(fake, real)
-        # The amount of wax holds on every chain too: the wax moves, it does not come and go.
-        if self.wax is not None and cfg.wax_amount_weight > 0:
-            wax_amount = self.wax.amount_mismatch(fake, real)
-        # Where the wax spends its time, on the chains past the lamp's warm-up, as the lamp is shown:
-        # a young chain's wax still sits where a fresh latent puts it.
-        settled = age >= warm
-        if self.wax is not None and cfg.height_weight > 0 and bool(settled.any()):
-            height = self.wax.height_mismatch(fake[settled])
-        if bool(calm.any()):
-            calm_fake = fake[calm]
-            motion = motion_mismatch(calm_fake, real)
-            if cfg.flicker_weight > 0:
-                flicker = flicker_mismatch(calm_fake, real)
-            if cfg.steady_weight > 0:
-                steady = steadiness_mismatch(calm_fake, real)
-            if self.wax is not None:
-                wax_motion, uneven, coupling = self.wax.speed_mismatches(calm_fake, real)
-                if cfg.wax_spread_weight > 0:
-                    wax_spread = uneven
-                if cfg.flicker_weight > 0:
-                    flicker = flicker + coupling
+        calm = (stir.flatten() == 0).to(dev)          # chains left to the lamp's own drive
+        terms = data_terms(cfg, self.wax, fake, real, calm, age >= warm)
         returning = latent.return_penalty(states, trail)
         flat = states.flatten(0, 1)
         if self.latent_cov is None:
@@ -316,12 +289,10 @@ class Trainer:
         watched = flat if cfg.whiten_weight > 0 else flat.detach()
         whiten, self.latent_cov = latent.whiteness_penalty(watched, self.latent_cov, 1.0 / COVARIANCE_STEPS)
         self.opt_g.zero_grad(set_to_none=True)
-        (loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
-         + cfg.spread_weight * spread + cfg.motion_weight * motion + cfg.flicker_weight * flicker
-         + cfg.steady_weight * steady + cfg.liquid_weight * liquid + cfg.wax_amount_weight * wax_amount
-         + cfg.wax_motion_weight * wax_motion
-         + cfg.wax_spread_weight * wax_spread + cfg.colour_weight * colour + cfg.height_weight * height
-         + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
+        loss = loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty + cfg.spread_weight * spread
+        for name, term in terms.items():
+            loss = loss + getattr(cfg, f"{name}_weight") * term
+        (loss + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
         self.opt_g.step()
         for d in (self.d_frame, self.d_temporal):
             d.requires_grad_(True)
@@ -334,11 +305,8 @@ class Trainer:
         return {
             "loss/d_frame": loss_d_frame.item(), "loss/d_clip": loss_d_clip.item(),
             "loss/g_frame": loss_g_frame.item(), "loss/g_clip": loss_g_clip.item(),
-            "loss/moments": penalty.item(), "loss/spread": spread.item(), "loss/motion": motion.item(),
-            "loss/flicker": flicker.item(), "loss/steady": steady.item(), "loss/liquid": liquid.item(),
-            "loss/wax_amount": wax_amount.item(),
-            "loss/wax_motion": wax_motion.item(), "loss/wax_spread": wax_spread.item(),
-            "loss/colour": colour.item(), "loss/height": height.item(),
+            "loss/moments": penalty.item(), "loss/spread": spread.item(),
+            **{f"loss/{name}": term.item() for name, term in terms.items()},
             "loss/return": returning.item(), "loss/whiten": whiten.item(),
             "latent/directions": latent.directions(self.latent_cov),
             "latent/mean": mean.mean().item(), "latent/std": std.mean().item(),
