@@ -113,13 +113,20 @@ class SoftWax:
 
     def place(self, clips: Tensor) -> Tensor:
         """(B, T, 3, S, S) in [0, 1] -> (B, T, S, S): each pixel's place on the liquid (0) -> wax (1) axis."""
-        return torch.einsum("btcyx,c->btyx", self._from_liquid(clips), self.axis)
+        return self._along(self._from_liquid(clips))
+
+    def _along(self, x: Tensor) -> Tensor:
+        """:meth:`place` from the colours less the liquid's (B, T, 4, S, S)."""
+        return torch.einsum("btcyx,c->btyx", x, self.axis)
 
     def off_axis(self, clips: Tensor) -> Tensor:
         """How far the colours where wax can be lie off the liquid -> wax axis, on average, as eval's
         ``colour_off_axis`` measures it: a (1,) tensor. Hues neither wax nor liquid nor a blend of the two."""
         x = self._from_liquid(clips)
-        along = torch.einsum("btcyx,c->btyx", x, self.axis)
+        return self._off_axis(x, self._along(x))
+
+    def _off_axis(self, x: Tensor, along: Tensor) -> Tensor:
+        """:meth:`off_axis` from the colours less the liquid's (B, T, 4, S, S) and their :meth:`place`."""
         away = x - along.unsqueeze(2) * self.direction.view(1, 1, 4, 1, 1)
         distance = (away.pow(2).sum(dim=2) + OFF_AXIS_EPS).sqrt()          # no infinite slope on the axis
         return ((distance * self.active).sum(dim=(-2, -1)).mean() / self.active.sum().clamp_min(1.0)).view(1)
@@ -134,17 +141,26 @@ class SoftWax:
 
     def colour_shares(self, clips: Tensor) -> Tensor:
         """The share of the pixels where wax can be in each of eval's colour bands (soft counts): (bands,)."""
-        p = self.place(clips).clamp(0.0, 1.0)   # no pull to paint wax or liquid past their own colours
+        return self._shares(self.place(clips))
+
+    def _shares(self, place: Tensor) -> Tensor:
+        """:meth:`colour_shares` from the pixels' :meth:`place`."""
+        p = place.clamp(0.0, 1.0)   # no pull to paint wax or liquid past their own colours
         above = torch.stack([torch.sigmoid(BAND_SHARPNESS * (p - e)) for e in COLOUR_EDGES.tolist()])
         ones, zeros = torch.ones_like(above[:1]), torch.zeros_like(above[:1])
         bands = torch.cat([ones, above]) - torch.cat([above, zeros])       # (bands, B, T, S, S)
         return (bands * self.active).sum(dim=(-2, -1)).mean(dim=(1, 2)) / self.active.sum().clamp_min(1.0)
 
+    def _colour_measures(self, clips: Tensor) -> Tensor:
+        """The colour shares and the off-axis distance (plus OFF_AXIS_FLOOR), from one pass over the colours."""
+        x = self._from_liquid(clips)
+        along = self._along(x)
+        return torch.cat([self._shares(along), self._off_axis(x, along) + OFF_AXIS_FLOOR])
+
     def colour_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
         """Sum over the bands of (log(fake's share / real's))^2, plus the same for the distance off the
         axis: zero when the colours are spread along and off the axis as in the data."""
-        return (held_to_data(self.colour_shares, fake, real)
-                + held_to_data(lambda clips: self.off_axis(clips) + OFF_AXIS_FLOOR, fake, real))
+        return held_to_data(self._colour_measures, fake, real)
 
     def height_shares(self, clips: Tensor) -> Tensor:
         """The share of the wax in each of eval's height bands (top first), averaged over the frames: (bands,)."""
