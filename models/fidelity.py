@@ -233,6 +233,10 @@ class FidelityJudge:
             self._other = None
         return self._floor
 
+    def use_floor(self, floor: dict) -> None:
+        """Take a floor worked out before for this same reference and plan ({'frame', 'clip', ...})."""
+        self._floor, self._other = dict(floor), None
+
     def score(self, frames: np.ndarray, segments: list[int]) -> dict:
         """{'frame': distance, 'clip': distance, ...} of these frames against the reference."""
         from .metrics import MetricsError, fidelity

@@ -181,6 +181,7 @@ class Trainer:
         self.age = torch.zeros(cfg.batch, device=device)   # ticks since each chain last restarted
         self.latent_cov: Tensor | None = None          # the chains' latent covariance, averaged over steps
         self.best: dict | None = None                  # the best fidelity check so far (see train_judge)
+        self.judged: dict | None = None                # the judge's plan, reference and floor, kept for a resume
         self.wax, self.wax_missing = None, None         # the wax terms' soft mask, or why there is none
         if any(getattr(cfg, f"{term}_weight") > 0 for term in WAX_TERMS):
             self._find_wax()
@@ -374,7 +375,8 @@ class Trainer:
         meta = {"step": self.step, "wall_time_s": self.wall_time_s, "images_seen": self.images_seen,
                 "networks": self.net_configs, "param_groups": groups, "data": self.data_info,
                 "data_rng": self.data.state() if hasattr(self.data, "state") else None,
-                "config": {k: v for k, v in asdict(self.cfg).items()}, "best": self.best}
+                "config": {k: v for k, v in asdict(self.cfg).items()}, "best": self.best,
+                "judge": self.judged}
         save_training_state(path, tensors, json.loads(json.dumps(meta, default=str)))
         return path
 
@@ -406,6 +408,7 @@ class Trainer:
         self.wall_time_s = float(meta.get("wall_time_s", 0.0))
         self.images_seen = int(meta.get("images_seen", 0))
         self.best = meta.get("best") if isinstance(meta.get("best"), dict) else None
+        self.judged = meta.get("judge") if isinstance(meta.get("judge"), dict) else None
         if self.rank == 0 and tensors["carry.z"].shape[0] == self.cfg.batch:
             self.carry = tensors["carry.z"].to(self.device)
             if "carry.trail" in tensors:

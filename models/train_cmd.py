@@ -78,7 +78,7 @@ class TrainConfig:
     save_every_min: float = 5.0
     sample_every_min: float = 5.0
     judge: bool = True               # score the lamp against the data every few minutes, keep the best
-    judge_every_min: float = 3.0
+    judge_every_min: float = 5.0     # a check on the simulator takes half a minute on one thread
     log_every: int = 10
     seed: int = 0
     device: str = "auto"

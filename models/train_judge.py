@@ -5,12 +5,18 @@ apart can score several times better or worse against the data. Every few
 minutes the judge plays the EMA lamp from fixed seeds (after the lamp's own
 warm-up, then again ``later`` ticks on), scores its frames and clips with the
 same features and Frechet distance as ``duralava eval``, and divides by the
-floor. A lamp trained on the simulator is judged as ``duralava eval`` judges it
-(the same reference run; floor draws of as many simulator lamps as the check
-plays seeds), from one draw of seeds rather than eval's several, so a check's
-figure is the noisier; one trained on footage or a dataset against two disjoint
-parts of its data.
+floor. A lamp trained on the simulator is judged as ``duralava eval`` judges it:
+the same reference run, the same floor (four draws of 100 simulator lamps) and,
+at the start, eval's first draw of 100 seeds; eval averages four draws, so a
+check's figure is the noisier. One trained on footage or a dataset is judged
+against two disjoint parts of its data.
 The run writes ``best.safetensors`` whenever the score improves.
+
+Fewer seeds make a cheaper check but a worse pick: a lamp's seeds keep their pace
+for a while, so the clip figure moves with the seeds drawn (twice as much over sets
+of 32 seeds as over sets of 100) and a run keeps whichever lamp had lucky seeds. The floor takes most of the
+set-up's minutes, so a training state remembers it beside a fingerprint of the
+reference, and a resumed run whose reference comes out the same takes it from there.
 
 The score is the geometric mean of the four ratios (frame and clip, at the
 start and later), each counted as at least 1: one number, lower is better, 1 is
@@ -21,6 +27,7 @@ lamp with frames at 0.6x and clips at 15x is not better than one with frames at
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict, dataclass
 
@@ -34,7 +41,7 @@ from .lamp_frames import FRAMES_PER_LAMP
 
 @dataclass
 class JudgePlan:
-    seeds: int = 32              # lamps played side by side, from fixed seeds
+    seeds: int = 100             # lamps played side by side, from fixed seeds (eval's first draw)
     later: int = 10_000          # ticks run between the two looks
     ticks_per_seed: int = 64     # consecutive frames decoded per seed and look
     n_frames: int = 1000
@@ -97,7 +104,12 @@ class TrainJudge:
 
     def __init__(self, judge: FidelityJudge, plan: JudgePlan, against: str):
         self.judge, self.plan, self.against = judge, plan, against
-        self.floor = judge.floor
+        self.reference = fingerprint(judge.reference, judge.reference_segments)
+
+    @property
+    def floor(self) -> dict:
+        """{'frame', 'clip', ...}: worked out (minutes for the simulator) on first use unless taken over."""
+        return self.judge.floor
 
     @classmethod
     def from_simulator(cls, meta: dict, size: int, plan: JudgePlan) -> "TrainJudge":
@@ -116,8 +128,23 @@ class TrainJudge:
                    "the training data")
 
     def describe(self) -> dict:
-        return {"plan": asdict(self.plan), "against": self.against,
+        return {"plan": asdict(self.plan), "against": self.against, "reference": self.reference,
                 "floor": {k: float(self.floor[k]) for k in ("frame", "clip")}}
+
+    def take_floor(self, record: dict | None) -> bool:
+        """Use the floor of ``record`` (a :meth:`describe` kept in a training state) if this judge would
+        work out the same one: the same plan, data and reference frames. True if it was taken."""
+        if not self._same(record):
+            return False
+        floor = record.get("floor") if isinstance(record.get("floor"), dict) else {}
+        if not all(_positive(floor.get(k)) for k in ("frame", "clip")):
+            return False
+        self.judge.use_floor({k: float(floor[k]) for k in ("frame", "clip")})
+        return True
+
+    def _same(self, record: dict | None) -> bool:
+        return (isinstance(record, dict) and record.get("plan") == asdict(self.plan)
+                and record.get("against") == self.against and record.get("reference", self.reference) == self.reference)
 
     @torch.no_grad()
     def score(self, rnn: nn.Module, generator: nn.Module) -> dict:
@@ -125,7 +152,7 @@ class TrainJudge:
         from .endurance import advance, start_latents
         from .fidelity import lamp_frames
 
-        plan = self.plan
+        plan, floor = self.plan, self.floor
         z_dim = generator.z_dim
         device = next(generator.parameters()).device
         start = start_latents(rnn, plan.seeds, z_dim).to(device)
@@ -135,17 +162,31 @@ class TrainJudge:
             frames, segments = lamp_frames(rnn, generator, z, plan.ticks_per_seed)
             s = self.judge.score(frames, segments)
             for kind in ("frame", "clip"):
-                out[f"{kind}_{when}"] = float(s[kind] / self.floor[kind]) if self.floor[kind] > 0 else float("inf")
+                out[f"{kind}_{when}"] = float(s[kind] / floor[kind]) if floor[kind] > 0 else float("inf")
         out["score"] = combined(out)
         return out
 
     def made(self, record: dict | None) -> bool:
         """Whether ``record`` (a best kept in a training state) was scored by this same judge."""
-        if not isinstance(record, dict) or record.get("plan") != asdict(self.plan) or record.get("against") != self.against:
+        if not self._same(record):
             return False
         floor = record.get("floor") if isinstance(record.get("floor"), dict) else {}
         return all(isinstance(floor.get(k), (int, float)) and math.isclose(floor[k], self.floor[k], rel_tol=1e-6)
                    for k in ("frame", "clip"))
+
+
+def fingerprint(frames: np.ndarray, segments: list[int]) -> str:
+    """A short hash of a reference's frames and segments: the same text only for the same reference."""
+    h = hashlib.sha256(np.asarray(segments, np.int64).tobytes())
+    h.update(str(frames.shape).encode())
+    flat = np.ascontiguousarray(frames).reshape(-1)
+    for i in range(0, flat.size, 1 << 24):
+        h.update(flat[i:i + (1 << 24)].tobytes())
+    return h.hexdigest()[:16]
+
+
+def _positive(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
 
 RATIOS = ("frame_start", "clip_start", "frame_later", "clip_later")

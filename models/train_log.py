@@ -191,7 +191,8 @@ class TrainLog:
             return False
         plan = JudgePlan.tiny() if self.cfg.dry_run else JudgePlan()
         simulated = t.data_info.get("source") in SIMULATED and not self.cfg.dry_run
-        self.write("setting up fidelity checks" + (": simulating their reference and floor (minutes; Ctrl-C stops)"
+        floor = "floor" if t.judged is None else "floor, unless the resumed state holds it"
+        self.write("setting up fidelity checks" + (f": simulating their reference and {floor} (minutes; Ctrl-C stops)"
                                                    if simulated else ""))
         try:
             if simulated:
@@ -212,11 +213,14 @@ class TrainLog:
             self.write(f"the resumed best ran with {_settings(ran)}, this run's lamp with "
                        f"{_settings(t.run_settings())}: its best starts afresh")
             t.best = None
+        kept = self.judge_.take_floor(t.judged)     # the floor takes most of the set-up; a resume may have it
         if not (self.judge_.made(t.best) and (self.out / "best.safetensors").exists()):
             t.best = None
         floor = self.judge_.floor
+        t.judged = self.judge_.describe()
         self.write(f"fidelity checks every {self.cfg.judge_every_min:g} min against {self.judge_.against}, floor "
-                   f"(frame {floor['frame']:.3g}, clip {floor['clip']:.3g})"
+                   f"(frame {floor['frame']:.3g}, clip {floor['clip']:.3g}"
+                   + ("; the resumed state's, for the same reference" if kept else "") + ")"
                    + (f"; best so far {combined(t.best):.1f}x at step {t.best['step']}" if t.best else ""))
         return True
 

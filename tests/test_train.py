@@ -286,6 +286,9 @@ def test_the_best_lamp_is_kept_and_a_resume_remembers_it(tmp_path, lamp_data):
     _, meta = load_training_state(out / "state.safetensors")
     assert meta["best"]["score"] <= judged["score"]
     assert meta["best"]["runs"] == {"drive": 1.0, "wander": 0.06, "warmup": 1000, "smooth": False, "still": True}
+    # The resumed run took its floor from the state, as its reference came out the same.
+    assert "; the resumed state's, for the same reference)" in resumed_log
+    assert meta["judge"]["floor"] == judged["floor"] and len(meta["judge"]["reference"]) == 16
     # A resume that changes how the lamp runs scores a different lamp: its best starts afresh.
     before = (out / "train.log").read_text()
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1", "--resume",
@@ -396,6 +399,33 @@ def test_judge_of_a_simulated_lamp_uses_the_same_reference_as_eval(tmp_path):
     assert judge.judge.reference.shape == (24, 32, 32, 3)
     assert np.isfinite(judge.floor["frame"]) and judge.floor["clip"] >= 0
 
+
+
+def test_a_judge_takes_a_kept_floor_only_for_the_same_reference_and_plan(lamp_data):
+    from dataclasses import replace
+
+    from duralava.models.dataset import open_frames
+    from duralava.models.train_judge import JudgePlan, TrainJudge
+
+    data = open_frames(lamp_data)
+    plan = JudgePlan.tiny()
+    first = TrainJudge.from_data(data.frames, data.segments, 1, plan)
+    kept = first.describe()
+    assert kept["floor"]["frame"] > 0 and kept["floor"]["clip"] > 0
+    same = TrainJudge.from_data(data.frames, data.segments, 1, plan)
+    assert same.reference == first.reference
+    planted = {**kept, "floor": {"frame": 123.0, "clip": 4.5}}
+    assert same.take_floor(planted) and same.floor["frame"] == 123.0 and same.floor["clip"] == 4.5
+    # Another reference (the same frames played backwards), another plan, or a broken floor: worked out anew.
+    other = TrainJudge.from_data(np.asarray(data.frames)[::-1].copy(), data.segments[::-1], 1, plan)
+    assert other.reference != first.reference and not other.take_floor(planted)
+    assert other.floor["frame"] != 123.0
+    replanned = TrainJudge.from_data(data.frames, data.segments, 1, replace(plan, later=9))
+    assert not replanned.take_floor(planted)
+    for broken in ({"frame": float("nan"), "clip": 1.0}, {"frame": -1.0, "clip": 1.0}, {"frame": 1.0}, "x"):
+        fresh = TrainJudge.from_data(data.frames, data.segments, 1, plan)
+        assert not fresh.take_floor({**kept, "floor": broken})
+        assert fresh.floor["frame"] == pytest.approx(kept["floor"]["frame"])
 
 
 def test_ctrl_c_while_the_judge_is_set_up_stops_at_once_and_quietly(tmp_path):
