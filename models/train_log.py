@@ -214,7 +214,11 @@ class TrainLog:
                        f"{_settings(t.run_settings())}: its best starts afresh")
             t.best = None
         kept = self.judge_.take_floor(t.judged)     # the floor takes most of the set-up; a resume may have it
-        if not (self.judge_.made(t.best) and (self.out / "best.safetensors").exists()):
+        if t.best is not None and not self.judge_.made(t.best):
+            self.write("the resumed best was scored by other fidelity checks (another plan, reference or floor): "
+                       "its best starts afresh")
+            t.best = None
+        if not (self.out / "best.safetensors").exists():
             t.best = None
         floor = self.judge_.floor
         t.judged = self.judge_.describe()

@@ -300,6 +300,16 @@ def test_the_best_lamp_is_kept_and_a_resume_remembers_it(tmp_path, lamp_data):
     _, meta = load_training_state(out / "state.safetensors")
     assert meta["best"]["runs"]["wander"] == 0.15
     assert load_lamp(out / "best.safetensors").rnn.config.wander == 0.15
+    # A best scored against another floor is another judge's: it starts afresh, and the log says why.
+    tensors, meta = load_training_state(out / "state.safetensors")
+    meta["best"]["floor"]["frame"] *= 2
+    save_training_state(out / "state.safetensors", tensors, meta)
+    before = (out / "train.log").read_text()
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1", "--resume",
+                 "--wander", "0.15") == 0
+    rejudged_log = (out / "train.log").read_text()[len(before):]
+    assert "the resumed best was scored by other fidelity checks" in rejudged_log
+    assert "best so far" not in rejudged_log
 
 
 def test_the_height_term_waits_for_each_chain_to_pass_the_warm_up(tmp_path, lamp_data):
