@@ -13,10 +13,11 @@ against two disjoint parts of its data.
 The run writes ``best.safetensors`` whenever the score improves.
 
 Fewer seeds make a cheaper check but a worse pick: a lamp's seeds keep their pace
-for a while, so the clip figure moves with the seeds drawn (twice as much over sets
-of 32 seeds as over sets of 100) and a run keeps whichever lamp had lucky seeds. The floor takes most of the
-set-up's minutes, so a training state remembers it beside a fingerprint of the
-reference, and a resumed run whose reference comes out the same takes it from there.
+for a while, so the clip figure moves with the seeds drawn (about twice as much
+over sets of 32 seeds as over sets of 100) and a run keeps whichever lamp had
+lucky seeds. The floor takes most of the set-up's minutes, so a training state
+remembers it beside a fingerprint of the reference, and a resumed run whose
+reference comes out the same takes it from there.
 
 The score is the geometric mean of the four ratios (frame and clip, at the
 start and later), each counted as at least 1: one number, lower is better, 1 is
