@@ -137,7 +137,7 @@ class TrainJudge:
         work out the same one: the same plan, data and reference frames. True if it was taken."""
         if not self._same(record):
             return False
-        floor = record.get("floor") if isinstance(record.get("floor"), dict) else {}
+        floor = _floor_of(record)
         if not all(_positive(floor.get(k)) for k in ("frame", "clip")):
             return False
         self.judge.use_floor({k: float(floor[k]) for k in ("frame", "clip")})
@@ -171,7 +171,7 @@ class TrainJudge:
         """Whether ``record`` (a best kept in a training state) was scored by this same judge."""
         if not self._same(record):
             return False
-        floor = record.get("floor") if isinstance(record.get("floor"), dict) else {}
+        floor = _floor_of(record)
         return all(isinstance(floor.get(k), (int, float)) and math.isclose(floor[k], self.floor[k], rel_tol=1e-6)
                    for k in ("frame", "clip"))
 
@@ -180,10 +180,12 @@ def fingerprint(frames: np.ndarray, segments: list[int]) -> str:
     """A short hash of a reference's frames and segments: the same text only for the same reference."""
     h = hashlib.sha256(np.asarray(segments, np.int64).tobytes())
     h.update(str(frames.shape).encode())
-    flat = np.ascontiguousarray(frames).reshape(-1)
-    for i in range(0, flat.size, 1 << 24):
-        h.update(flat[i:i + (1 << 24)].tobytes())
+    h.update(np.ascontiguousarray(frames).data)      # hashed in place, not copied
     return h.hexdigest()[:16]
+
+
+def _floor_of(record: dict) -> dict:
+    return record.get("floor") if isinstance(record.get("floor"), dict) else {}
 
 
 def _positive(v) -> bool:

@@ -191,8 +191,8 @@ class TrainLog:
             return False
         plan = JudgePlan.tiny() if self.cfg.dry_run else JudgePlan()
         simulated = t.data_info.get("source") in SIMULATED and not self.cfg.dry_run
-        floor = "floor" if t.judged is None else "floor, unless the resumed state holds it"
-        self.write("setting up fidelity checks" + (f": simulating their reference and {floor} (minutes; Ctrl-C stops)"
+        which = "floor" if t.judged is None else "floor, unless the resumed state holds it"
+        self.write("setting up fidelity checks" + (f": simulating their reference and {which} (minutes; Ctrl-C stops)"
                                                    if simulated else ""))
         try:
             if simulated:
