@@ -98,6 +98,7 @@ class Trainer:
         from .dataset import open_training_data
 
         self.cfg = cfg
+        self.lr_rnn = cfg.lr_g if cfg.lr_rnn is None else cfg.lr_rnn      # the RNN learns at the generator's rate unless told
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         device = pick_device(cfg.device)
@@ -155,9 +156,11 @@ class Trainer:
         self.g_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         self.rnn_ema = copy.deepcopy(self.rnn).eval().requires_grad_(False)
 
-        g_params = list(self.generator.parameters()) + list(self.rnn.parameters())
+        # One optimiser, a group each for the generator and the RNN (their own learning rates).
+        g_groups = [{"params": list(self.generator.parameters()), "lr": cfg.lr_g},
+                    {"params": list(self.rnn.parameters()), "lr": self.lr_rnn}]
         d_params = list(self.d_frame.parameters()) + list(self.d_temporal.parameters())
-        self.opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=cfg.betas)
+        self.opt_g = torch.optim.Adam(g_groups, lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=cfg.betas)
 
         self.roll = LampRoll(self.generator, self.rnn)
@@ -338,9 +341,10 @@ class Trainer:
             "steps": self.step, "wall_time_s": round(self.wall_time_s, 1), "images_seen": self.images_seen,
             "data": self.data_info, "palette": self.data_info.get("params", {}).get("palette", self.cfg.palette),
             "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
-            "training": {k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
+            "training": {**{k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
                                                           "reset_prob", "noise_prob", "drive", "wander",
                                                           "trail_ticks", *LOSS_WEIGHTS)},
+                        "lr_rnn": self.lr_rnn},
         }
 
     def save_lamp(self, path: Path | None = None, extra: dict | None = None) -> Path:
@@ -391,19 +395,23 @@ class Trainer:
                     sd = {**{k: v for k, v in sd.items() if not k.startswith("still_")},
                           **{k: v for k, v in net.state_dict().items() if k.startswith("still_")}}
                 net.load_state_dict(sd, strict=True)
+            if self.cfg.from_average:
+                self.generator.load_state_dict(self.g_ema.state_dict())
+                self.rnn.load_state_dict(self.rnn_ema.state_dict())
             for prefix, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
                 state: dict[int, dict] = {}
                 for k, v in tensors.items():
                     if k.startswith(prefix + "."):
                         _, idx, key = k.split(".", 2)
                         state.setdefault(int(idx), {})[key] = v.to(self.device) if key != "step" else v
-                opt.load_state_dict({"state": state, "param_groups": meta["param_groups"][prefix]})
+                groups = _fit_groups(meta["param_groups"][prefix], opt)
+                opt.load_state_dict({"state": state, "param_groups": groups})
         except (RuntimeError, KeyError, ValueError) as e:
             raise CheckpointError(f"the training state does not fit these networks ({str(e).splitlines()[0]}).") from None
         # Learning rates come from this run's settings, so a resumed run can change them.
-        for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
-            for g in opt.param_groups:
-                g["lr"], g["betas"] = lr, tuple(self.cfg.betas)
+        for g, lr in zip(self.opt_g.param_groups + self.opt_d.param_groups,
+                         (self.cfg.lr_g, self.lr_rnn, self.cfg.lr_d)):
+            g["lr"], g["betas"] = lr, tuple(self.cfg.betas)
         self.step = int(meta["step"])
         self.wall_time_s = float(meta.get("wall_time_s", 0.0))
         self.images_seen = int(meta.get("images_seen", 0))
@@ -425,6 +433,19 @@ class Trainer:
             self.rng.set_state(tensors["rng.trainer"])
             if meta.get("data_rng") and hasattr(self.data, "set_state"):
                 self.data.set_state(meta["data_rng"])
+
+
+def _fit_groups(saved: list[dict], opt: torch.optim.Optimizer) -> list[dict]:
+    """A state's parameter groups for this optimiser: a state from before the generator and the RNN had
+    a group each holds one group of the same parameters in the same order, split here likewise."""
+    if len(saved) == len(opt.param_groups) or len(saved) != 1:
+        return saved       # the same layout, or one load_state_dict refuses in its own words
+    params, groups, at = saved[0]["params"], [], 0
+    for group in opt.param_groups:
+        n = len(group["params"])
+        groups.append({**saved[0], "params": params[at:at + n]})
+        at += n
+    return groups if at == len(params) else saved
 
 
 def run(cfg: TrainConfig) -> Trainer:

@@ -45,6 +45,8 @@ class TrainConfig:
                                      # 4 for a new run, as the resumed state has it otherwise
     lr_g: float = 3e-4
     lr_d: float = 3e-4
+    lr_rnn: float | None = None      # the RNN's learning rate (None: lr_g's); 0 with a positive lr_g trains the
+                                     # generator alone, and the other way round
     betas: tuple[float, float] = (0.5, 0.999)
     loss: str = "hinge"              # "hinge" or "logistic" (non-saturating)
     clip_weight: float = 1.0         # the temporal discriminator's share of the generator's loss
@@ -86,6 +88,7 @@ class TrainConfig:
     fp16_lamp: bool = False
     resume: bool = False
     resume_best: bool = False        # resume from the state the best lamp was drawn from, not the last
+    from_average: bool = False       # a resumed run's trained weights start from the lamp's (their average)
     dry_run: bool = False
     progress: bool = True
     command: str = ""
@@ -137,7 +140,7 @@ SETTINGS = {
     "out": "out", "data": "data", "preset": "preset", "palette": "palette", "sim_frames": "sim_frames",
     "steps": "steps", "minutes": "minutes", "batch": "batch", "seq": "seq", "stride": "stride",
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
-    "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "seed": "seed",
+    "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "lr_rnn": "lr_rnn", "ema_decay": "ema_decay", "seed": "seed",
     "drive": "drive", "wander": "wander", "warmup": "warmup", "smooth": "smooth", "still": "still", "clip_blur": "clip_blur",
     "reset_prob": "reset_prob",
     "judge_every_min": "judge_every_min", **{name: name for name in LOSS_WEIGHTS},
@@ -175,6 +178,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="continue from OUT/best.state.safetensors, the state the best lamp was drawn from "
                         "(written beside best.safetensors), rather than the last one; later saves go to "
                         "OUT/state.safetensors as usual")
+    p.add_argument("--from-average", action="store_true",
+                   help="a resumed run's generator and RNN go on from the lamp's weights (the average of the "
+                        "trained ones) rather than the last trained ones; with --lr-g 0 the lamp then keeps its "
+                        "generator's weights as they are")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to train (default: CUDA, then MPS, then CPU)")
     p.add_argument("--threads", type=int, help=f"torch CPU threads (default {d.threads})")
@@ -187,7 +194,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"as OUT/best.safetensors (default {d.judge_every_min})")
     p.add_argument("--no-judge", action="store_true", help="no fidelity checks (and no best.safetensors)")
     p.add_argument("--lr-g", type=float, help=f"generator and RNN learning rate (default {d.lr_g})")
+    p.add_argument("--lr-rnn", type=float,
+                   help="the RNN's own learning rate (default: --lr-g's); --lr-g 0 with a positive --lr-rnn "
+                        "teaches the RNN new motion while the generator's frames stay as they are")
     p.add_argument("--lr-d", type=float, help=f"discriminators' learning rate (default {d.lr_d})")
+    p.add_argument("--ema-decay", type=float,
+                   help=f"how slowly the lamp's weights (an average of the trained ones) follow the training: "
+                        f"about 1 / (1 - decay) steps are averaged (default {d.ema_decay})")
     p.add_argument("--drive", type=float,
                    help=f"noise amplitude the RNN is fed every tick, as part of the lamp's own motion "
                         f"(default {d.drive}; 0 trains a deterministic lamp)")
@@ -225,7 +238,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             if given[switch] not in ("on", "off"):
                 raise TrainError(f"--{switch} must be on or off, not {given[switch]!r}.")
             given[switch] = given[switch] == "on"
-    given.update(resume=args.resume or args.resume_best, resume_best=args.resume_best, fp16_lamp=args.fp16, progress=not args.no_progress, judge=not args.no_judge,
+    given.update(resume=args.resume or args.resume_best, resume_best=args.resume_best,
+                 from_average=args.from_average, fp16_lamp=args.fp16, progress=not args.no_progress, judge=not args.no_judge,
                  command=command_line(args))
     return TrainConfig.dry(**given) if args.dry_run else TrainConfig(**given)
 
@@ -240,6 +254,14 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainError(f"--steps must not be negative, not {cfg.steps}.")
     if cfg.minutes is not None and cfg.minutes <= 0:
         raise TrainError(f"--minutes must be positive, not {cfg.minutes}.")
+    for name in ("lr_g", "lr_d", "lr_rnn"):
+        value = getattr(cfg, name)
+        if value is not None and not 0 <= value < 1:
+            raise TrainError(f"--{name.replace('_', '-')} must be from 0 to below 1, not {value}.")
+    if cfg.from_average and not cfg.resume:
+        raise TrainError("--from-average needs --resume or --resume-best: a new run has no average to start from.")
+    if not 0 <= cfg.ema_decay < 1:
+        raise TrainError(f"--ema-decay must be from 0 to below 1, not {cfg.ema_decay}.")
     if not 0 <= cfg.drive <= 10:
         raise TrainError(f"--drive must be from 0 to 10, not {cfg.drive}.")
     if not 0 <= cfg.wander <= 1:

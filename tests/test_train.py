@@ -193,6 +193,38 @@ def test_resume_continues_the_step_count_and_matches_an_unbroken_run(tmp_path, l
     assert "resume at step 2" in (tmp_path / "split" / "train.log").read_text()
 
 
+def test_the_rnn_can_learn_alone_and_a_state_with_one_optimiser_group_resumes(tmp_path, lamp_data):
+    out = tmp_path / "rnn"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "1") == 0
+    before, meta = load_training_state(out / "state.safetensors")
+    # A group each: the generator's weights, then the RNN's.
+    assert [len(g["params"]) for g in meta["param_groups"]["opt_g"]] == [len(_params(before, "generator")),
+                                                                          len(_params(before, "rnn"))]
+    # A state written when the generator and the RNN shared one group: the same parameters, one group.
+    g = meta["param_groups"]["opt_g"]
+    meta["param_groups"]["opt_g"] = [{**g[0], "params": g[0]["params"] + g[1]["params"]}]
+    save_training_state(out / "state.safetensors", before, meta)
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "2", "--resume",
+                 "--lr-g", "0", "--lr-rnn", "0.01", "--ema-decay", "0.5", "--from-average") == 0
+    after, meta = load_training_state(out / "state.safetensors")
+    assert meta["step"] == 3 and [g["lr"] for g in meta["param_groups"]["opt_g"]] == [0.0, 0.01]
+    generator = _params(before, "generator")
+    assert any(not torch.equal(before[n], before[n.replace("generator.", "generator_ema.")]) for n in generator)
+    for name in generator:     # the lamp's generator, taken up by the training one, did not move
+        kept = before[name.replace("generator.", "generator_ema.")]
+        assert torch.equal(after[name], kept) and torch.equal(after[name.replace("generator.", "generator_ema.")], kept)
+    assert any(not torch.equal(before[n], after[n]) for n in _params(before, "rnn"))
+    lamp = load_lamp(out / "lamp.safetensors")
+    assert lamp.meta["training"]["lr_rnn"] == 0.01 and lamp.meta["ema_decay"] == 0.5
+    assert "--lr-rnn 0.01" in lamp.meta["command"] and "--from-average" in lamp.meta["command"]
+
+
+def _params(tensors: dict, net: str) -> list[str]:
+    """A network's trained weights in a training state (not its buffers: BatchNorm's running statistics)."""
+    buffers = ("running_", "num_batches", "still_", "smooth")
+    return [k for k in tensors if k.startswith(net + ".") and not k.split(".")[-1].startswith(buffers)]
+
+
 def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     out = tmp_path / "fresh"
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--resume", "--steps", "1") == 0
@@ -220,6 +252,10 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--smooth", "yes"], "--smooth must be on or off"),
     (["--still", "1"], "--still must be on or off"),
     (["--clip-blur", "3"], "temporal discriminator blur must be a power of 2"),
+    (["--lr-rnn", "-0.001"], "--lr-rnn must be from 0 to below 1"),
+    (["--lr-g", "2"], "--lr-g must be from 0 to below 1"),
+    (["--ema-decay", "1"], "--ema-decay must be from 0 to below 1"),
+    (["--from-average"], "--from-average needs --resume"),
 ])
 def test_bad_requests_give_one_sentence(tmp_path, lamp_data, capsys, args, match):
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(tmp_path / "r"), *args) == 1
