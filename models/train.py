@@ -293,7 +293,7 @@ class Trainer:
         watched = flat if cfg.whiten_weight > 0 else flat.detach()
         whiten, self.latent_cov = latent.whiteness_penalty(watched, self.latent_cov, 1.0 / COVARIANCE_STEPS)
         self.opt_g.zero_grad(set_to_none=True)
-        loss = loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty + cfg.spread_weight * spread
+        loss = cfg.frame_weight * loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty + cfg.spread_weight * spread
         for name, term in terms.items():
             loss = loss + getattr(cfg, f"{name}_weight") * term
         (loss + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()

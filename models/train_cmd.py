@@ -50,6 +50,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     loss: str = "hinge"              # "hinge" or "logistic" (non-saturating)
     clip_weight: float = 1.0         # the temporal discriminator's share of the generator's loss
+    frame_weight: float = 1.0        # the frame discriminator's share of it
     moment_weight: float = 1.0
     spread_weight: float = 1.0       # keeps the batch's chains spread like independent draws
     reset_prob: float = 0.005        # chance per chain per step of restarting from fresh noise
@@ -107,6 +108,9 @@ class TrainConfig:
 # The loss weights a run may set: field -> its flag's help ("{}" is the default). Each is a
 # float flag --name-with-dashes that must not be negative.
 LOSS_WEIGHTS = {
+    "frame_weight": "weight of the frame discriminator's verdict in the generator's and the RNN's loss; 0 with "
+                    "--lr-g 0 leaves the RNN to learn motion from the clips alone, rather than to seek the frames "
+                    "the frame discriminator likes best (default {})",
     "return_weight": "weight of the penalty for a chain of latents staying near its own past (default {})",
     "whiten_weight": "weight of the penalty for latents that use only a few of their directions "
                      "(covariance over many ticks away from the identity; default {})",

@@ -48,6 +48,7 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     log = (out / "train.log").read_text()
     assert "start: duralava" in log and "step       2" in log and "finished at step 2" in log
     assert "wax_motion" in log and lamp.meta["training"]["wax_motion_weight"] == 1.0
+    assert lamp.meta["training"]["frame_weight"] == 1.0
     assert "colour" in log and lamp.meta["training"]["colour_weight"] == 1.0
     assert "flicker" in log and lamp.meta["training"]["flicker_weight"] == 1.0
     assert "  height " in log and lamp.meta["training"]["height_weight"] == 0.0
@@ -240,6 +241,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--wander", "2"], "--wander must be from 0 to 1"),
     (["--reset-prob", "1.5"], "--reset-prob must be a probability"),
     (["--motion-weight", "-2"], "--motion-weight must not be negative"),
+    (["--frame-weight", "-1"], "--frame-weight must not be negative"),
     (["--wax-motion-weight", "-1"], "--wax-motion-weight must not be negative"),
     (["--flicker-weight", "-1"], "--flicker-weight must not be negative"),
     (["--height-weight", "-3"], "--height-weight must not be negative"),
