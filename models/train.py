@@ -162,6 +162,9 @@ class Trainer:
         d_params = list(self.d_frame.parameters()) + list(self.d_temporal.parameters())
         self.opt_g = torch.optim.Adam(g_groups, lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=cfg.betas)
+        # A network that does not learn needs no gradients for its weights (the RNN's flow through the generator).
+        self.generator.requires_grad_(cfg.lr_g > 0)
+        self.rnn.requires_grad_(self.lr_rnn > 0)
 
         self.roll = LampRoll(self.generator, self.rnn)
         self.roll_ddp, self.d_frame_ddp, self.d_temporal_ddp = self.roll, self.d_frame, self.d_temporal

@@ -264,6 +264,8 @@ def validate(cfg: TrainConfig) -> None:
             raise TrainError(f"--{name.replace('_', '-')} must be from 0 to below 1, not {value}.")
     if cfg.from_average and not cfg.resume:
         raise TrainError("--from-average needs --resume or --resume-best: a new run has no average to start from.")
+    if cfg.lr_g == 0 and (cfg.lr_rnn if cfg.lr_rnn is not None else cfg.lr_g) == 0:
+        raise TrainError("--lr-g and --lr-rnn cannot both be 0: neither the generator nor the RNN would learn.")
     if not 0 <= cfg.ema_decay < 1:
         raise TrainError(f"--ema-decay must be from 0 to below 1, not {cfg.ema_decay}.")
     if not 0 <= cfg.drive <= 10:

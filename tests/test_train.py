@@ -258,6 +258,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--lr-g", "2"], "--lr-g must be from 0 to below 1"),
     (["--ema-decay", "1"], "--ema-decay must be from 0 to below 1"),
     (["--from-average"], "--from-average needs --resume"),
+    (["--lr-g", "0"], "--lr-g and --lr-rnn cannot both be 0"),
 ])
 def test_bad_requests_give_one_sentence(tmp_path, lamp_data, capsys, args, match):
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(tmp_path / "r"), *args) == 1
