@@ -99,7 +99,7 @@ class Trainer:
         from .dataset import open_training_data
 
         self.cfg = cfg
-        self.lr_rnn = cfg.lr_g if cfg.lr_rnn is None else cfg.lr_rnn      # the RNN learns at the generator's rate unless told
+        self.lr_rnn = cfg.lr_g if cfg.lr_rnn is None else cfg.lr_rnn    # the generator's rate unless told
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         device = pick_device(cfg.device)
@@ -298,7 +298,8 @@ class Trainer:
         watched = flat if cfg.whiten_weight > 0 else flat.detach()
         whiten, self.latent_cov = latent.whiteness_penalty(watched, self.latent_cov, 1.0 / COVARIANCE_STEPS)
         self.opt_g.zero_grad(set_to_none=True)
-        loss = cfg.frame_weight * loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty + cfg.spread_weight * spread
+        loss = (cfg.frame_weight * loss_g_frame + cfg.clip_weight * loss_g_clip + cfg.moment_weight * penalty
+                + cfg.spread_weight * spread)
         for name, term in terms.items():
             loss = loss + getattr(cfg, f"{name}_weight") * term
         (loss + cfg.return_weight * returning + cfg.whiten_weight * whiten).backward()
@@ -346,10 +347,10 @@ class Trainer:
             "steps": self.step, "wall_time_s": round(self.wall_time_s, 1), "images_seen": self.images_seen,
             "data": self.data_info, "palette": self.data_info.get("params", {}).get("palette", self.cfg.palette),
             "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
-            "training": {**{k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d", "moment_weight",
-                                                          "reset_prob", "noise_prob", "drive", "wander",
-                                                          "trail_ticks", *LOSS_WEIGHTS)},
-                        "lr_rnn": self.lr_rnn},
+            "training": {**{k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d",
+                                                             "moment_weight", "reset_prob", "noise_prob", "drive",
+                                                             "wander", "trail_ticks", *LOSS_WEIGHTS)},
+                         "lr_rnn": self.lr_rnn},
         }
 
     def measure_lamp_norms(self) -> None:

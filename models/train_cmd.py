@@ -144,7 +144,8 @@ SETTINGS = {
     "out": "out", "data": "data", "preset": "preset", "palette": "palette", "sim_frames": "sim_frames",
     "steps": "steps", "minutes": "minutes", "batch": "batch", "seq": "seq", "stride": "stride",
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
-    "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "lr_rnn": "lr_rnn", "ema_decay": "ema_decay", "seed": "seed",
+    "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "lr_rnn": "lr_rnn",
+    "ema_decay": "ema_decay", "seed": "seed",
     "drive": "drive", "wander": "wander", "warmup": "warmup", "smooth": "smooth", "still": "still", "clip_blur": "clip_blur",
     "reset_prob": "reset_prob",
     "judge_every_min": "judge_every_min", **{name: name for name in LOSS_WEIGHTS},
@@ -243,8 +244,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                 raise TrainError(f"--{switch} must be on or off, not {given[switch]!r}.")
             given[switch] = given[switch] == "on"
     given.update(resume=args.resume or args.resume_best, resume_best=args.resume_best,
-                 from_average=args.from_average, fp16_lamp=args.fp16, progress=not args.no_progress, judge=not args.no_judge,
-                 command=command_line(args))
+                 from_average=args.from_average, fp16_lamp=args.fp16, progress=not args.no_progress,
+                 judge=not args.no_judge, command=command_line(args))
     return TrainConfig.dry(**given) if args.dry_run else TrainConfig(**given)
 
 
