@@ -33,7 +33,6 @@ from .checkpoint import CheckpointError, load_training_state, save_lamp, save_tr
 from .data_terms import data_terms
 from .frame_discriminator import FrameDiscriminator, FrameDiscriminatorConfig
 from .generator import Generator, GeneratorConfig
-from .norm_stats import measure_norms
 from .rnn import LatentRNN, RNNConfig
 from .temporal_discriminator import TemporalDiscriminator, TemporalDiscriminatorConfig
 from .wax_motion import SoftWax
@@ -189,7 +188,6 @@ class Trainer:
         self.latent_cov: Tensor | None = None          # the chains' latent covariance, averaged over steps
         self.best: dict | None = None                  # the best fidelity check so far (see train_judge)
         self.judged: dict | None = None                # the judge's plan, reference and floor, kept for a resume
-        self.norms_step: int | None = None              # the step the lamp's norms were last measured at
         self.wax, self.wax_missing = None, None         # the wax terms' soft mask, or why there is none
         if any(getattr(cfg, f"{term}_weight") > 0 for term in WAX_TERMS):
             self._find_wax()
@@ -353,16 +351,8 @@ class Trainer:
                          "lr_rnn": self.lr_rnn},
         }
 
-    def measure_lamp_norms(self) -> None:
-        """Give the lamp's generator BatchNorm statistics of its own play (models/norm_stats.py), once a step:
-        the EMA takes the trained generator's running ones again at the next step."""
-        if self.norms_step != self.step:
-            measure_norms(self.g_ema, self.rnn_ema, **(NORM_SAMPLE_TINY if self.cfg.dry_run else {}))
-            self.norms_step = self.step
-
     def save_lamp(self, path: Path | None = None, extra: dict | None = None) -> Path:
         path = path or self.out / "lamp.safetensors"
-        self.measure_lamp_norms()
         g, r = copy.deepcopy(self.g_ema).cpu(), copy.deepcopy(self.rnn_ema).cpu()
         meta = {**self.lamp_meta(), **(extra or {})}
         save_lamp(path, g.to(memory_format=torch.contiguous_format), r, meta, fp16=self.cfg.fp16_lamp)
@@ -447,9 +437,6 @@ class Trainer:
             self.rng.set_state(tensors["rng.trainer"])
             if meta.get("data_rng") and hasattr(self.data, "set_state"):
                 self.data.set_state(meta["data_rng"])
-
-
-NORM_SAMPLE_TINY = {"seeds": 4, "ticks": 4}     # the lamp's norms in a dry run: its few seconds
 
 
 def _fit_groups(saved: list[dict], opt: torch.optim.Optimizer) -> list[dict]:

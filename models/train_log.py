@@ -164,7 +164,6 @@ class TrainLog:
         from .train_judge import beats, combined, summary
 
         self.judged_step = t.step
-        t.measure_lamp_norms()          # the lamp is scored as it will be saved
         record = {**self.judge_.score(t.rnn_ema, t.g_ema), "step": t.step}
         if self.writer is not None:
             for k, v in record.items():
