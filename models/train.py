@@ -98,7 +98,6 @@ class Trainer:
         from .dataset import open_training_data
 
         self.cfg = cfg
-        self.lr_rnn = cfg.lr_g if cfg.lr_rnn is None else cfg.lr_rnn    # the generator's rate unless told
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         device = pick_device(cfg.device)
@@ -158,13 +157,13 @@ class Trainer:
 
         # One optimiser, a group each for the generator and the RNN (their own learning rates).
         g_groups = [{"params": list(self.generator.parameters()), "lr": cfg.lr_g},
-                    {"params": list(self.rnn.parameters()), "lr": self.lr_rnn}]
+                    {"params": list(self.rnn.parameters()), "lr": cfg.rnn_lr}]
         d_params = list(self.d_frame.parameters()) + list(self.d_temporal.parameters())
         self.opt_g = torch.optim.Adam(g_groups, lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=cfg.betas)
         # A network that does not learn needs no gradients for its weights (the RNN's flow through the generator).
         self.generator.requires_grad_(cfg.lr_g > 0)
-        self.rnn.requires_grad_(self.lr_rnn > 0)
+        self.rnn.requires_grad_(cfg.rnn_lr > 0)
 
         self.roll = LampRoll(self.generator, self.rnn)
         self.roll_ddp, self.d_frame_ddp, self.d_temporal_ddp = self.roll, self.d_frame, self.d_temporal
@@ -348,7 +347,7 @@ class Trainer:
             "training": {**{k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d",
                                                              "moment_weight", "reset_prob", "noise_prob", "drive",
                                                              "wander", "trail_ticks", *LOSS_WEIGHTS)},
-                         "lr_rnn": self.lr_rnn},
+                         "lr_rnn": self.cfg.rnn_lr},
         }
 
     def save_lamp(self, path: Path | None = None, extra: dict | None = None) -> Path:
@@ -414,7 +413,7 @@ class Trainer:
             raise CheckpointError(f"the training state does not fit these networks ({str(e).splitlines()[0]}).") from None
         # Learning rates come from this run's settings, so a resumed run can change them.
         for g, lr in zip(self.opt_g.param_groups + self.opt_d.param_groups,
-                         (self.cfg.lr_g, self.lr_rnn, self.cfg.lr_d)):
+                         (self.cfg.lr_g, self.cfg.rnn_lr, self.cfg.lr_d)):
             g["lr"], g["betas"] = lr, tuple(self.cfg.betas)
         self.step = int(meta["step"])
         self.wall_time_s = float(meta.get("wall_time_s", 0.0))

@@ -94,6 +94,11 @@ class TrainConfig:
     progress: bool = True
     command: str = ""
 
+    @property
+    def rnn_lr(self) -> float:
+        """The RNN's learning rate: its own if given, else the generator's."""
+        return self.lr_g if self.lr_rnn is None else self.lr_rnn
+
     @staticmethod
     def dry(**overrides) -> "TrainConfig":
         """Tiny settings that run the whole program in seconds."""
@@ -265,7 +270,7 @@ def validate(cfg: TrainConfig) -> None:
             raise TrainError(f"--{name.replace('_', '-')} must be from 0 to below 1, not {value}.")
     if cfg.from_average and not cfg.resume:
         raise TrainError("--from-average needs --resume or --resume-best: a new run has no average to start from.")
-    if cfg.lr_g == 0 and (cfg.lr_rnn if cfg.lr_rnn is not None else cfg.lr_g) == 0:
+    if cfg.lr_g == 0 and cfg.rnn_lr == 0:
         raise TrainError("--lr-g and --lr-rnn cannot both be 0: neither the generator nor the RNN would learn.")
     if not 0 <= cfg.ema_decay < 1:
         raise TrainError(f"--ema-decay must be from 0 to below 1, not {cfg.ema_decay}.")

@@ -15,19 +15,6 @@ from duralava.models.checkpoint import load_lamp, load_training_state, save_trai
 from duralava.models.dataset import write_frames
 
 
-@pytest.fixture(scope="module")
-def lamp_data(tmp_path_factory):
-    """A small dataset of moving blobs (32 px), so tests need not wait for the simulator."""
-    n, s = 120, 32
-    yy, xx = np.mgrid[0:s, 0:s]
-    frames = np.empty((n, s, s, 3), np.uint8)
-    frames[:] = (60, 20, 90)
-    for i in range(n):
-        wax = (yy - (0.5 + 0.3 * np.sin(i / 9)) * s) ** 2 + (xx - s / 2) ** 2 < 30
-        frames[i][wax] = (250, 120, 30)
-    return write_frames(tmp_path_factory.mktemp("data") / "blobs", frames, [60, 60], {"source": "test"})
-
-
 def train(*args: str) -> int:
     return cli.main(["train", "--threads", "1", "--no-progress", *args])
 
@@ -374,20 +361,6 @@ def test_the_height_term_waits_for_each_chain_to_pass_the_warm_up(tmp_path, lamp
     assert torch.equal(load_training_state(out / "state.safetensors")[0]["carry.age"], torch.full((4,), 10.0))
 
 
-def test_a_check_under_the_floor_cannot_make_up_for_another():
-    from duralava.models.train_judge import beats, combined
-
-    lucky = {"frame_start": 0.6, "frame_later": 0.6, "clip_start": 15.0, "clip_later": 15.0}
-    even = {"frame_start": 1.5, "frame_later": 1.5, "clip_start": 8.0, "clip_later": 8.0}
-    assert combined(lucky) == pytest.approx(15.0 ** 0.5)
-    assert combined(even) == pytest.approx(12.0 ** 0.5)
-    assert beats(even, lucky) and not beats(lucky, even)
-    # A best recorded under the old score (the plain geometric mean, 3.0) is weighed by its ratios.
-    assert beats(even, {**lucky, "score": 3.0})
-    assert combined({"frame_start": 1.0, "clip_start": 2.0}) == float("inf")
-    assert not beats({**even, "clip_later": float("nan")}, None)
-
-
 def test_a_run_can_go_on_from_its_best_state(tmp_path, lamp_data):
     out = tmp_path / "from_best"
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--steps", "3") == 0
@@ -421,60 +394,6 @@ def test_no_judge_leaves_no_best_lamp(tmp_path, lamp_data):
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--no-judge") == 0
     assert (out / "lamp.safetensors").is_file() and not (out / "best.safetensors").exists()
     assert "fidelity" not in (out / "train.log").read_text().replace("fidelity checks", "")
-
-
-def test_judge_splits_the_data_into_two_disjoint_parts():
-    from duralava.models.train_judge import split_data
-
-    frames = np.arange(300, dtype=np.uint8)[:, None, None, None].repeat(2, 1).repeat(2, 2).repeat(3, 3)
-    (a, sa), (b, sb) = split_data(frames, [100, 100, 100], stride=2, cap=60, min_run=4)
-    assert sum(sa) == len(a) <= 60 and sum(sb) == len(b) <= 60
-    assert set(a[:, 0, 0, 0]).isdisjoint(set(b[:, 0, 0, 0]))
-    assert np.all(np.diff(a[:sa[0], 0, 0, 0].astype(int)) == 2)     # one tick is two frames at stride 2
-    (a, sa), (b, sb) = split_data(frames[:50], [50], stride=1, cap=100, min_run=4)
-    assert sa == [25] and sb == [25] and a[-1, 0, 0, 0] < b[0, 0, 0, 0]  # one long run: cut in half
-    with pytest.raises(ValueError, match="too few runs"):
-        split_data(frames[:6], [6], stride=1, cap=100, min_run=4)
-
-
-def test_judge_of_a_simulated_lamp_uses_the_same_reference_as_eval(tmp_path):
-    from duralava.models.fidelity import simulator_settings
-    from duralava.models.train_judge import JudgePlan, TrainJudge
-
-    meta = {"data": {"source": "simulator", "params": {"palette": "ocean", "preset": "classic", "stride": 6}},
-            "training": {"stride": 1}}
-    judge = TrainJudge.from_simulator(meta, 32, JudgePlan.tiny())
-    assert judge.against == simulator_settings(meta).describe() and "ocean" in judge.against
-    assert judge.judge.reference.shape == (24, 32, 32, 3)
-    assert np.isfinite(judge.floor["frame"]) and judge.floor["clip"] >= 0
-
-
-
-def test_a_judge_takes_a_kept_floor_only_for_the_same_reference_and_plan(lamp_data):
-    from dataclasses import replace
-
-    from duralava.models.dataset import open_frames
-    from duralava.models.train_judge import JudgePlan, TrainJudge
-
-    data = open_frames(lamp_data)
-    plan = JudgePlan.tiny()
-    first = TrainJudge.from_data(data.frames, data.segments, 1, plan)
-    kept = first.describe()
-    assert kept["floor"]["frame"] > 0 and kept["floor"]["clip"] > 0
-    same = TrainJudge.from_data(data.frames, data.segments, 1, plan)
-    assert same.reference == first.reference
-    planted = {**kept, "floor": {"frame": 123.0, "clip": 4.5}}
-    assert same.take_floor(planted) and same.floor["frame"] == 123.0 and same.floor["clip"] == 4.5
-    # Another reference (the same frames played backwards), another plan, or a broken floor: worked out anew.
-    other = TrainJudge.from_data(np.asarray(data.frames)[::-1].copy(), data.segments[::-1], 1, plan)
-    assert other.reference != first.reference and not other.take_floor(planted)
-    assert other.floor["frame"] != 123.0
-    replanned = TrainJudge.from_data(data.frames, data.segments, 1, replace(plan, later=9))
-    assert not replanned.take_floor(planted)
-    for broken in ({"frame": float("nan"), "clip": 1.0}, {"frame": -1.0, "clip": 1.0}, {"frame": 1.0}, "x"):
-        fresh = TrainJudge.from_data(data.frames, data.segments, 1, plan)
-        assert not fresh.take_floor({**kept, "floor": broken})
-        assert fresh.floor["frame"] == pytest.approx(kept["floor"]["frame"])
 
 
 def test_ctrl_c_while_the_judge_is_set_up_stops_at_once_and_quietly(tmp_path):
