@@ -165,30 +165,12 @@ class ClipSampler:
             raise DatasetError(f"no run of consecutive frames is long enough for clips of {seq} frames "
                                f"{stride} apart (the longest holds {max(frames.segments)}).")
         self.rng = np.random.default_rng([seed, rank, world])
-        self.chance: np.ndarray | None = None    # each start's chance of being drawn; None: all alike
-
-    def boost(self, flagged: np.ndarray, factor: float) -> float:
-        """Draw the clips that hold a flagged frame ``factor`` times as often as the rest.
-
-        ``flagged`` is bool per frame of the set. Returns the share of clips that hold one.
-        """
-        flagged = np.asarray(flagged, bool)
-        if flagged.shape != (len(self.frames.frames),):
-            raise DatasetError(f"{flagged.shape[0] if flagged.ndim else 0} frame flags for a set of "
-                               f"{len(self.frames.frames)} frames.")
-        if not factor >= 1:
-            raise DatasetError(f"a clip can be drawn at least as often as the rest, not {factor} times.")
-        index = self.starts[:, None] + np.arange(self.seq)[None, :] * self.stride
-        holds = flagged[index].any(1)
-        weight = np.where(holds, factor, 1.0)
-        self.chance = None if factor == 1 else weight / weight.sum()
-        return float(holds.mean())
 
     def __iter__(self):
         return self
 
     def __next__(self) -> torch.Tensor:
-        start = self.rng.choice(self.starts, size=self.batch, p=self.chance)   # (B,)
+        start = self.rng.choice(self.starts, size=self.batch)                  # (B,)
         index = start[:, None] + np.arange(self.seq)[None, :] * self.stride    # (B, T)
         # Sorted reads are kinder to a memory map; restore the order afterwards.
         flat = index.ravel()
@@ -281,15 +263,4 @@ def open_training_data(cfg, image_size: int, rank: int = 0, world: int = 1) -> t
                            f"{image_size}-pixel frames; pass --image-size {frames.size}.")
     info["params"].setdefault("palette", cfg.palette)
     sampler = ClipSampler(frames, cfg.batch, cfg.seq, cfg.stride, seed=cfg.seed, rank=rank, world=world)
-    if cfg.split_boost != 1:
-        from .features import MetricsError, split_frames
-
-        try:
-            share = sampler.boost(split_frames(frames.frames), cfg.split_boost)
-        except MetricsError as e:
-            raise DatasetError(f"--split-boost needs the data's wax, and {e}") from None
-        if share == 0:
-            raise DatasetError("no clip of the data shows its wax in two or more pieces, so --split-boost has "
-                               "nothing to draw more often.")
-        info["split_clips"] = round(share, 5)
     return sampler, info

@@ -206,19 +206,6 @@ def frame_features(frames, segmenter: WaxSegmenter) -> np.ndarray:
                            for s in range(0, len(frames), CHUNK)])
 
 
-SPLIT_SHARE = 0.9         # wax whose largest blob holds less of it than this is split in pieces
-
-
-def split_frames(frames, segmenter: WaxSegmenter | None = None) -> np.ndarray:
-    """bool (N,): the frames whose wax lies in two or more pieces, its largest under SPLIT_SHARE of it.
-
-    The segmenter is fitted on the frames themselves unless one is given.
-    """
-    segmenter = WaxSegmenter.fit(frames) if segmenter is None else segmenter
-    largest = frame_features(frames, segmenter)[:, FRAME_FEATURES.index("largest_blob_share")]
-    return largest < SPLIT_SHARE
-
-
 def _frame_block(frames: np.ndarray, seg: WaxSegmenter) -> np.ndarray:
     n, h, w, _ = frames.shape
     axis, off_axis = seg._axis(frames)                   # (n,A) each

@@ -344,9 +344,9 @@ class Trainer:
             "steps": self.step, "wall_time_s": round(self.wall_time_s, 1), "images_seen": self.images_seen,
             "data": self.data_info, "palette": self.data_info.get("params", {}).get("palette", self.cfg.palette),
             "command": self.cfg.command, "ema_decay": self.cfg.ema_decay,
-            "training": {**{k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "split_boost", "lr_g",
-                                                             "lr_d", "moment_weight", "reset_prob", "noise_prob",
-                                                             "drive", "wander", "trail_ticks", *LOSS_WEIGHTS)},
+            "training": {**{k: self.cfg.__dict__[k] for k in ("batch", "seq", "stride", "lr_g", "lr_d",
+                                                             "moment_weight", "reset_prob", "noise_prob", "drive",
+                                                             "wander", "trail_ticks", *LOSS_WEIGHTS)},
                          "lr_rnn": self.cfg.rnn_lr},
         }
 

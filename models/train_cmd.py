@@ -32,8 +32,6 @@ class TrainConfig:
     batch: int = 32                  # clips per step (per process under torchrun)
     seq: int = 8                     # ticks per clip
     stride: int = 1                  # dataset frames per tick
-    split_boost: float = 1.0         # clips showing the wax in two or more pieces (rare in the data) are drawn
-                                     # this many times as often
     image_size: int = 64
     g_width: int = 16
     smooth: bool | None = None       # the generator's logit filter (models/generator.py); None: off for a new
@@ -150,7 +148,6 @@ WAX_TERMS = ("wax_motion", "wax_spread", "flicker", "liquid", "wax_amount", "col
 SETTINGS = {
     "out": "out", "data": "data", "preset": "preset", "palette": "palette", "sim_frames": "sim_frames",
     "steps": "steps", "minutes": "minutes", "batch": "batch", "seq": "seq", "stride": "stride",
-    "split_boost": "split_boost",
     "image_size": "image_size", "device": "device", "threads": "threads", "save_every_min": "save_every_min",
     "sample_every_min": "sample_every_min", "lr_g": "lr_g", "lr_d": "lr_d", "lr_rnn": "lr_rnn",
     "ema_decay": "ema_decay", "seed": "seed",
@@ -174,10 +171,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seq", type=int, help=f"ticks per clip (default {d.seq})")
     p.add_argument("--stride", type=int, help=f"dataset frames per tick (default {d.stride})")
     p.add_argument("--image-size", type=int, help=f"frame size (default {d.image_size})")
-    p.add_argument("--split-boost", type=float, metavar="N",
-                   help=f"draw the data's clips that show the wax in two or more pieces N times as often as the "
-                        f"rest: a sight so rare in a lamp's data that a GAN may never learn to draw it "
-                        f"(default {d.split_boost:g}: as often as they come)")
     p.add_argument("--smooth", metavar="on|off",
                    help="a fixed 3x3 filter on the generator's logits against grainy wax (no weights, so a "
                         "resumed run may switch it; default: off for a new run, as the resumed state has it)")
@@ -267,8 +260,6 @@ def validate(cfg: TrainConfig) -> None:
             raise TrainError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(cfg, name)}.")
     if cfg.seq < 2:
         raise TrainError("--seq must be at least 2: the temporal discriminator judges motion between frames.")
-    if not 1 <= cfg.split_boost <= 1000:
-        raise TrainError(f"--split-boost must be from 1 to 1000, not {cfg.split_boost}.")
     if cfg.steps is not None and cfg.steps < 0:
         raise TrainError(f"--steps must not be negative, not {cfg.steps}.")
     if cfg.minutes is not None and cfg.minutes <= 0:

@@ -55,24 +55,6 @@ def test_sampler_mirrors_whole_clips_and_replays_from_its_state(tmp_path):
     assert torch.equal(next(sampler), clips)
 
 
-def test_a_boost_draws_the_clips_holding_flagged_frames_more_often():
-    fs = FrameSet(numbered_frames(60), [60])
-    flagged = np.zeros(60, bool)
-    flagged[[10, 11]] = True
-    sampler = ClipSampler(fs, batch=32, seq=3, seed=2, mirror=False)
-    holding = lambda clips: ((clips[:, :, 1, 4, 4] * 255).round().long() - 10.5).abs().lt(1).any(1)
-    plain = torch.cat([holding(next(sampler)) for _ in range(50)]).float().mean().item()
-    # 58 clips start in 60 frames; the 4 starting at frames 8-11 hold a flagged frame
-    assert sampler.boost(flagged, 20.0) == pytest.approx(4 / 58)
-    boosted = torch.cat([holding(next(sampler)) for _ in range(50)]).float().mean().item()
-    assert plain < 0.12 and 0.5 < boosted < 0.7            # expected 4/58 = 0.07 and 80/134 = 0.6
-    assert sampler.boost(flagged, 1.0) == pytest.approx(4 / 58) and sampler.chance is None
-    with pytest.raises(DatasetError, match="at least as often"):
-        sampler.boost(flagged, 0.5)
-    with pytest.raises(DatasetError, match="59 frame flags for a set of 60 frames"):
-        sampler.boost(flagged[1:], 3.0)
-
-
 def test_clip_conversion_layout():
     u8 = np.zeros((2, 3, 4, 4, 3), np.uint8)
     u8[1, 2, 0, 3, 2] = 255

@@ -9,7 +9,6 @@ import pytest
 from duralava.models.metrics import (CLIP_FEATURES, FRAME_FEATURES, MetricsError, WaxSegmenter,
                                      clip_features, frame_features, frechet, label_blobs,
                                      sample_clips, sample_frames)
-from duralava.models.features import split_frames
 
 LIQUID, WAX = (60, 20, 110), (250, 120, 20)
 
@@ -85,18 +84,6 @@ def test_three_discs_make_three_blobs_and_sensible_features():
     assert f[0, height] < 0.25 and f[1, height] > 0.75      # height counts up from the bottom
     bottom = [FRAME_FEATURES.index(f"profile_{i}") for i in (6, 7)]   # rows 48..63: the bottom bands
     assert f[0, bottom].sum() > 0.99 and f[1, bottom].sum() == 0
-
-
-def test_wax_in_pieces_is_split_but_a_speck_beside_a_big_blob_is_not():
-    moving = bobbing_lamp(60, seed=0)
-    seg = dataclasses.replace(WaxSegmenter.fit(moving), active=np.ones((64, 64), bool))
-    one = disc_frames([[(30, 30)]], radius=8.0)
-    halves = disc_frames([[(20, 20), (44, 44)]], radius=6.0)           # two pieces alike: largest half
-    speck = disc_frames([[(30, 30)]], radius=10.0)
-    speck[0, 60, 60] = WAX                                             # a one-pixel speck well apart
-    flags = split_frames(np.concatenate([one, halves, speck]), seg)
-    assert flags.tolist() == [False, True, False]
-    assert split_frames(moving).all()                                  # four discs: the largest holds a quarter
 
 
 def test_frechet_is_zero_for_a_set_with_itself_and_grows_with_a_shift():

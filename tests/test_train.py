@@ -59,26 +59,6 @@ def test_the_wax_amount_term_trains_when_asked(tmp_path, lamp_data):
     assert load_lamp(out / "lamp.safetensors").meta["training"]["wax_amount_weight"] == 1.0
 
 
-def test_split_wax_can_be_drawn_more_often_and_the_lamp_says_so(tmp_path):
-    n, s = 120, 32
-    yy, xx = np.mgrid[0:s, 0:s]
-    frames = np.empty((n, s, s, 3), np.uint8)
-    frames[:] = (60, 20, 90)
-    for i in range(n):
-        y = (0.5 + 0.3 * np.sin(i / 9)) * s
-        frames[i][(yy - y) ** 2 + (xx - s / 2) ** 2 < 30] = (250, 120, 30)
-        if 40 <= i < 50:                                  # a second blob, well apart from the first
-            frames[i][(yy - (s - 1 - y)) ** 2 + (xx - 4) ** 2 < 9] = (250, 120, 30)
-    data = write_frames(tmp_path / "split", frames, [60, 60], {"source": "test"})
-    out = tmp_path / "boosted"
-    assert train("--dry-run", "--data", str(data), "--out", str(out), "--split-boost", "5") == 0
-    lamp = load_lamp(out / "lamp.safetensors")
-    assert lamp.meta["training"]["split_boost"] == 5.0
-    # clips of 4 ticks in segments of 60: 57 start in each; the 13 that reach frames 40-49 hold the split
-    assert lamp.meta["data"]["split_clips"] == pytest.approx(13 / 114, abs=1e-4)
-    assert "--split-boost 5.0" in lamp.meta["command"]
-
-
 def test_the_drive_travels_into_the_lamp_and_a_resume_can_change_it(tmp_path, lamp_data):
     out = tmp_path / "driven"
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--drive", "0.7", "--wander", "0.1") == 0
@@ -266,8 +246,6 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--ema-decay", "1"], "--ema-decay must be from 0 to below 1"),
     (["--from-average"], "--from-average needs --resume"),
     (["--lr-g", "0"], "--lr-g and --lr-rnn cannot both be 0"),
-    (["--split-boost", "0.5"], "--split-boost must be from 1 to 1000"),
-    (["--split-boost", "4"], "nothing to draw more often"),   # the blobs' wax is never in pieces
 ])
 def test_bad_requests_give_one_sentence(tmp_path, lamp_data, capsys, args, match):
     assert train("--dry-run", "--data", str(lamp_data), "--out", str(tmp_path / "r"), *args) == 1
