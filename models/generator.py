@@ -9,7 +9,8 @@ flickering glass; the filter removes it, and the sigmoid after it keeps the wax'
 as the logits are large. With ``still`` the pixels the data never changes (the lamp's body,
 the room behind it) are drawn from a fixed frame the data gives, not decoded: a decoder's
 output drifts a little with every latent, and on a still background that reads as a shimmer
-no lamp has. With ``width=32`` the stages carry
+no lamp has. With ``colour_knots`` the frames pass through a colour curve fitted after training
+(models/colour_curve.py) before the still pixels are painted in. With ``width=32`` the stages carry
 256/128/64/32 channels (the original duralava's ~0.95 M parameters), which
 decodes one 64x64 frame in about 1.4 ms on one CPU thread.
 """
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .colour_curve import ColourCurve, check_curve
 from .latent import Z_DIM
 
 IMAGE_SIZES = (16, 32, 64, 128, 256)
@@ -36,6 +38,7 @@ class GeneratorConfig:
     norm: str = "batch"      # "batch" (DCGAN), "pixel" (batch-independent) or "none"
     smooth: bool = False     # a fixed 3x3 binomial filter on the logits, against the checkerboard
     still: bool = False      # the pixels the data never changes are drawn from a still frame
+    colour_knots: int = 0    # knots of the colour curve fitted after training (0: none)
 
     def __post_init__(self) -> None:
         if not isinstance(self.z_dim, int) or not 1 <= self.z_dim <= 4096:
@@ -50,6 +53,10 @@ class GeneratorConfig:
             raise ValueError(f"generator smooth must be true or false, not {self.smooth!r}")
         if not isinstance(self.still, bool):
             raise ValueError(f"generator still must be true or false, not {self.still!r}")
+        if not isinstance(self.colour_knots, int) or isinstance(self.colour_knots, bool) or \
+                not (self.colour_knots == 0 or 2 <= self.colour_knots <= 1024):
+            raise ValueError(f"generator colour_knots must be 0 or a whole number from 2 to 1024, "
+                             f"not {self.colour_knots!r}")
 
     @property
     def stages(self) -> int:
@@ -120,6 +127,7 @@ class Generator(nn.Module):
         size = config.image_size
         self.register_buffer("still_mask", torch.zeros(1, size, size) if config.still else None)
         self.register_buffer("still_frame", torch.zeros(3, size, size) if config.still else None)
+        self.colour_curve = ColourCurve(config.colour_knots) if config.colour_knots else None
         self.reset_parameters()
 
     @torch.no_grad()
@@ -142,9 +150,12 @@ class Generator(nn.Module):
         self.still_frame.copy_(frame)
 
     def check_still(self) -> None:
-        """ValueError unless the still mask is all 0s and 1s and the still frame lies in [0, 1]."""
+        """ValueError unless the still mask is all 0s and 1s, the still frame lies in [0, 1] and the colour
+        curve's knots rise."""
         if self.still_mask is not None:
             _check_still(self.still_mask, self.still_frame)
+        if self.colour_curve is not None:
+            check_curve(self.colour_curve.knots_from, self.colour_curve.knots_to)
 
     @property
     def still_share(self) -> float:
@@ -179,7 +190,10 @@ class Generator(nn.Module):
         if self.smooth_kernel is not None:
             # Edge pixels repeat outward, so the frame's border is not darkened.
             logits = F.conv2d(F.pad(logits, (1, 1, 1, 1), mode="replicate"), self.smooth_kernel, groups=3)
-        return self.paint_still(torch.sigmoid(logits + self.base))
+        frames = torch.sigmoid(logits + self.base)
+        if self.colour_curve is not None:
+            frames = self.colour_curve(frames)
+        return self.paint_still(frames)
 
     def paint_still(self, frames: Tensor) -> Tensor:
         """Frames (..., 3, S, S) with the still pixels painted in (unchanged without still pixels). Training

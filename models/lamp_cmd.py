@@ -4,8 +4,10 @@
 runs, where it came from, how it scored) after validating it as the viewer would.
 ``duralava lamp PATH --wander W --out NEW`` writes a copy whose networks are the
 same tensors but whose playback settings (drive, wander, warm-up) are changed,
-or whose weights are stored in float16. The copy keeps its training provenance
-untouched and adds a ``retuned`` entry: what changed, from what, by which command.
+or whose weights are stored in float16. ``--fit-colours`` fits the lamp's colour
+curve (models/colour_curve.py) to its data: the simulator it was trained on, or
+``--data DIR``. The copy keeps its training provenance untouched and adds a
+``retuned`` entry: what changed, from what, by which command.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from pathlib import Path
 
 # Playback settings of the RNN a copy may change: RNNConfig field (and flag) -> its type.
 PLAYBACK = {"drive": float, "wander": float, "warmup": int}
+FIT_DATA_FRAMES = 8000    # frames of the data the colours are fitted to (a simulator lamp: 8 lamps of 1,000)
+FIT_SEEDS, FIT_TICKS, FIT_FIRST_SEED = 100, 16, 10_000   # the lamp's own frames, seeds apart from eval's
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +32,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "from where they have been, too much and the picture jitters")
     p.add_argument("--warmup", type=int, help="ticks run from a fresh latent before the lamp is shown")
     p.add_argument("--fp16", action="store_true", help="store the copy's weights in float16 (half the size)")
+    p.add_argument("--fit-colours", action="store_true",
+                   help="fit the copy's colour curve, so its colours spread from liquid to wax as its data's do "
+                        "(the simulator it was trained on, or --data)")
+    p.add_argument("--data", type=Path, metavar="DIR",
+                   help="with --fit-colours: the dataset directory to fit to, for a lamp trained on one")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
 
 
@@ -80,9 +89,14 @@ def retuned(meta: dict) -> list:
 
 
 def retuning(entry: dict) -> str:
-    """What one retuning changed ("wander 0.15 -> 0.22", "stored as float16"), or that it cannot be read."""
-    return _readable(lambda: ", ".join(f"{k} {a:g} -> {b:g}" for k, (a, b) in entry["changed"].items())
-                     or "stored as " + entry["dtype"])
+    """What one retuning changed ("wander 0.15 -> 0.22", "stored as float16", "colours fitted to ..."),
+    or that it cannot be read."""
+    def text() -> str:
+        parts = [f"{k} {a:g} -> {b:g}" for k, (a, b) in entry["changed"].items()]
+        if "colours" in entry:
+            parts.append(f"colours fitted to {entry['colours']['data']} ({entry['colours']['knots']} knots)")
+        return ", ".join(parts) or "stored as " + entry["dtype"]
+    return _readable(text)
 
 
 def _readable(text) -> str:
@@ -99,8 +113,61 @@ def _command(args) -> str:
     for name in (*PLAYBACK, "out"):
         if getattr(args, name) is not None:
             words += [f"--{name}", str(getattr(args, name))]
-    words += ["--fp16"] * bool(args.fp16)
+    words += ["--fp16"] * bool(args.fp16) + ["--fit-colours"] * bool(args.fit_colours)
+    if args.data is not None:
+        words += ["--data", str(args.data)]
     return shlex.join(words)
+
+
+def fit_colours(lamp, data: Path | None):
+    """The lamp's generator with a colour curve fitted to its data; returns (generator, what the data was)."""
+    from dataclasses import replace
+
+    import torch
+
+    from .colour_curve import KNOTS
+    from .dataset import DatasetError, open_frames
+    from .endurance import start_latents
+    from .features import MetricsError
+    from .fidelity import FidelityError, lamp_frames, simulator_frames, simulator_settings
+    from .generator import Generator
+
+    if data is not None:
+        try:
+            frames = open_frames(data).frames
+        except DatasetError as e:
+            raise LampCommandError(str(e).rstrip(".") + ".") from None
+        what = str(data)
+    else:
+        settings = simulator_settings(lamp.meta)
+        if settings.note:
+            raise LampCommandError(f"{settings.note.split(',')[0]}; pass --data DIR to fit its colours to.")
+        params = (lamp.meta.get("data") or {}).get("params") or {}
+        seed = params.get("seed", 0) if isinstance(params.get("seed", 0), int) else 0
+        try:
+            frames, _ = simulator_frames(settings, FIT_DATA_FRAMES, lamp.image_size, seed, n_lamps=8,
+                                         progress=True)
+        except FidelityError as e:
+            raise LampCommandError(str(e)) from None
+        what = f"the simulator ({settings.preset or 'its settings'}, palette {settings.palette})"
+    if frames.shape[1] != lamp.image_size:
+        raise LampCommandError(f"the data's frames are {frames.shape[1]} pixels wide, the lamp's "
+                               f"{lamp.image_size}.")
+    old = lamp.generator
+    generator = Generator(replace(old.config, colour_knots=old.config.colour_knots or KNOTS))
+    generator.load_state_dict(old.state_dict(), strict=False)     # the curve alone is new (or reset below)
+    generator.eval()
+    curve = generator.colour_curve
+    curve.knots_to.copy_(curve.knots_from)                         # play the lamp with the curve off
+    with torch.no_grad():
+        start = start_latents(lamp.rnn, FIT_SEEDS, lamp.z_dim, first_seed=FIT_FIRST_SEED)
+        own, _ = lamp_frames(lamp.rnn, generator, start, FIT_TICKS, progress=True, desc="playing the lamp")
+    decoded = None if generator.still_mask is None else ~generator.still_mask[0].bool().numpy()
+    try:
+        curve.fit(own, frames, where=decoded)
+    except (MetricsError, ValueError) as e:
+        raise LampCommandError(f"the colours cannot be fitted: {e}.") from None
+    return generator, {"data": what, "knots": len(curve.knots_from)}
 
 
 def retune(args) -> dict:
@@ -112,7 +179,7 @@ def retune(args) -> dict:
     lamp = load_lamp(args.path)
     changed = _changes(args, lamp.rnn.config)
     to_fp16 = args.fp16 and lamp.meta.get("dtype") != "float16"
-    if not changed and not to_fp16:
+    if not changed and not to_fp16 and not args.fit_colours:
         raise LampCommandError(f"{args.path} already plays with those settings; nothing to write.")
     try:
         lamp.rnn.config = replace(lamp.rnn.config, **{k: new for k, (_, new) in changed.items()})
@@ -130,20 +197,26 @@ def retune(args) -> dict:
              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if to_fp16:
         entry["dtype"] = "float16"
+    generator = lamp.generator
+    if args.fit_colours:
+        generator, entry["colours"] = fit_colours(lamp, args.data)
     meta["retuned"] = [*retuned(lamp.meta), entry]
-    save_lamp(out, lamp.generator, lamp.rnn, meta, fp16=args.fp16 or lamp.meta.get("dtype") == "float16")
+    save_lamp(out, generator, lamp.rnn, meta, fp16=args.fp16 or lamp.meta.get("dtype") == "float16")
     return load_lamp(out).meta  # what was written reads back as a lamp
 
 
 def run(args) -> int:
     from .checkpoint import CheckpointError, read_lamp_header
 
-    changing = any(getattr(args, name) is not None for name in PLAYBACK) or args.fp16
+    changing = any(getattr(args, name) is not None for name in PLAYBACK) or args.fp16 or args.fit_colours
     try:
         if changing and args.out is None:
             raise LampCommandError("pass --out NEW: a lamp is changed into a copy, never in place.")
         if not changing and args.out is not None:
-            raise LampCommandError("--out needs something to change: --drive, --wander, --warmup or --fp16.")
+            raise LampCommandError("--out needs something to change: --drive, --wander, --warmup, --fp16 or "
+                                   "--fit-colours.")
+        if args.data is not None and not args.fit_colours:
+            raise LampCommandError("--data is what --fit-colours fits to; pass both or neither.")
         if not args.path.is_file():
             raise LampCommandError(f"{args.path} is not a file.")
         path = args.out if changing else args.path

@@ -242,6 +242,27 @@ def test_still_pixels_round_trip_and_a_bad_still_mask_is_refused(tmp_path, lamp_
     _bad(_rewrite(p, tmp_path / "half.safetensors", tensors=tensors), "generator.still_mask")
 
 
+def test_a_colour_curve_round_trips_and_falling_knots_are_refused(tmp_path, lamp_file):
+    lamp, path = lamp_file
+    curved = Generator(GeneratorConfig(width=lamp.generator.config.width, colour_knots=5)).eval()
+    curved.load_state_dict(lamp.generator.state_dict(), strict=False)
+    curve = curved.colour_curve
+    curve.knots_from.copy_(torch.tensor([-0.5, 0.0, 0.3, 0.7, 1.5]))
+    curve.knots_to.copy_(torch.tensor([-0.1, 0.05, 0.4, 0.8, 1.1]))
+    p = tmp_path / "curved.safetensors"
+    save_lamp(p, curved, lamp.rnn, {"steps": 1})
+    loaded = load_lamp(p)
+    assert loaded.generator.config.colour_knots == 5 and loaded.generator.colour_curve.fitted
+    z = torch.randn(3, lamp.z_dim)
+    with torch.no_grad():
+        assert torch.equal(loaded.generator(z), curved(z))
+        assert not torch.equal(loaded.generator(z), lamp.generator(z))
+    tensors = load_file(str(p))
+    tensors["generator.colour_curve.knots_from"][3] = -1.0
+    _bad(_rewrite(p, tmp_path / "falling.safetensors", tensors=tensors),
+         "is not a usable lamp: its colour curve's from-knots do not rise from one to the next")
+
+
 def test_nan_weights(tmp_path, lamp_file):
     _, path = lamp_file
     tensors = load_file(str(path))

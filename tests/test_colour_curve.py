@@ -1,0 +1,78 @@
+"""The colour curve: nothing until fitted; fitted, a lamp's colours spread along the liquid -> wax line as
+its data's do, in the order they had."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from duralava.models.colour_curve import ColourCurve, check_curve
+from duralava.models.generator import Generator, GeneratorConfig
+
+torch.set_num_threads(1)
+
+LIQUID, WAX = np.array([70, 30, 120], np.float32), np.array([240, 120, 30], np.float32)
+
+
+def lamp_like(n: int, seed: int, push: float) -> np.ndarray:
+    """Moving discs of wax on liquid, with a soft edge; ``push`` > 0 drives the colours past both ends of
+    the line (brighter wax, deeper liquid), as a lamp that overshoots draws them."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:32, :32].astype(np.float32)
+    out = np.empty((n, 32, 32, 3), np.uint8)
+    for i in range(n):
+        cy, cx, r = rng.uniform(8, 24), rng.uniform(8, 24), rng.uniform(4, 8)
+        t = np.clip(r - np.hypot(yy - cy, xx - cx), 0, 1)[..., None]      # 0 liquid .. 1 wax
+        t = t * (1 + 2 * push) - push + rng.normal(0, 0.03, t.shape)     # overshoot and a little grain
+        out[i] = np.clip(LIQUID + t * (WAX - LIQUID), 0, 255).round()
+    return out
+
+
+def places(curve: ColourCurve, frames: np.ndarray) -> torch.Tensor:
+    return curve.place(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255).reshape(-1)
+
+
+def test_an_unfitted_curve_changes_nothing_and_a_generator_with_one_draws_as_before():
+    frames = torch.rand(2, 3, 16, 16)
+    assert torch.equal(ColourCurve()(frames), frames)
+    plain = Generator(GeneratorConfig(image_size=32, width=4)).eval()
+    curved = Generator(GeneratorConfig(image_size=32, width=4, colour_knots=9)).eval()
+    missing = curved.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == [f"colour_curve.{k}" for k in ("centres", "knots_from", "knots_to", "step")]
+    z = torch.randn(3, 64)
+    with torch.no_grad():
+        assert torch.equal(curved(z), plain(z))
+
+
+def test_a_fitted_curve_gives_the_data_s_spread_and_keeps_the_order():
+    data, overshooting = lamp_like(200, 0, 0.0), lamp_like(200, 1, 0.25)
+    curve = ColourCurve()
+    curve.fit(overshooting, data)
+    assert curve.fitted
+    q = torch.linspace(0.02, 0.98, 25)
+    target = torch.quantile(places(curve, data), q)
+    before = torch.quantile(places(curve, overshooting), q)
+    fresh = lamp_like(200, 2, 0.25)                                      # frames the curve was not fitted on
+    x = torch.from_numpy(fresh).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        y = curve(x)
+    after = torch.quantile(curve.place(y).reshape(-1), q)
+    assert (before - target).abs().max() > 0.15                          # far apart to begin with
+    assert (after - target).abs().max() < 0.05                           # and near after the curve
+    a, b = curve.place(x).reshape(-1), curve.place(y).reshape(-1)       # what was more waxy stays so
+    order = torch.argsort(a)
+    assert (b[order][1:] - b[order][:-1] > -0.02).all()
+    assert 0 <= y.min() and y.max() <= 1
+
+
+def test_knots_that_fall_or_are_not_finite_are_refused():
+    rising = torch.linspace(0, 1, 5)
+    check_curve(rising, rising * 2)
+    with pytest.raises(ValueError, match="from-knots do not rise"):
+        check_curve(rising.flip(0), rising)
+    with pytest.raises(ValueError, match="to-knots are not all finite"):
+        check_curve(rising, torch.tensor([0, 1, float("nan"), 2, 3.0]))
+    with pytest.raises(ValueError, match="from 2 to 1024 knots"):
+        ColourCurve(1)
+    with pytest.raises(ValueError, match="colour_knots must be 0 or a whole number"):
+        GeneratorConfig(colour_knots=1)
