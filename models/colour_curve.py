@@ -7,8 +7,8 @@ the wax's own colour, the data's 1%) and its liquid darker, with too few of the 
 faintly tinted pixels. The curve is fitted after training, from the data and the lamp's own
 frames (``duralava lamp --fit-colours``): each pixel's place on the liquid -> wax line (in the
 colour space eval measures, :func:`duralava.models.features.colour_space`) is mapped through
-the lamp's quantiles onto the data's, and the pixel is moved along the line in RGB until it
-sits there. The map is monotone, so what is wax stays wax and what is liquid stays liquid.
+the lamp's quantiles onto the data's, and the pixel is moved along the line in RGB to sit
+there (in one step: along the line, its place is a ratio of linear terms, so the move is a root of a quadratic). The map is monotone, so what is wax stays wax and what is liquid stays liquid.
 No weights are learned; the knots are buffers stored in the lamp.
 """
 from __future__ import annotations
@@ -20,9 +20,6 @@ from torch import Tensor, nn
 from .features import BRIGHTNESS_WEIGHT, DARK_OFFSET, WaxSegmenter
 
 KNOTS = 33           # quantiles the curve passes through
-STEPS = 3            # moves along the line in RGB: each brings the pixel nearer its place (colour space is not linear)
-PROBE = 0.01         # the small move that measures how a pixel's place follows a move along the line
-MIN_GAIN = 0.1       # a pixel whose place hardly follows (one channel at its limit) moves at most 10x as far
 
 
 def check_curve(knots_from: Tensor, knots_to: Tensor) -> None:
@@ -54,13 +51,20 @@ class ColourCurve(nn.Module):
     def fitted(self) -> bool:
         return not torch.equal(self.knots_from, self.knots_to)
 
-    def place(self, frames: Tensor) -> Tensor:
-        """Each pixel's place on the line, liquid 0, wax 1: (B, S, S)."""
-        x = frames.movedim(-3, -1) * 255.0                                   # (B, S, S, 3)
-        total = x.sum(-1, keepdim=True)
-        space = torch.cat([x / (total + DARK_OFFSET), BRIGHTNESS_WEIGHT * total / 765.0], -1)
+    def _parts(self, frames: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """What a pixel's place is made of: u = x . d_chroma, T = R + G + B (x = 255 p), and the scalars."""
         d = self.centres[1] - self.centres[0]
-        return (space - self.centres[0]) @ (d / (d @ d))
+        x = frames * 255.0
+        u = (x * d[:3].view(3, 1, 1)).sum(-3)
+        total = x.sum(-3)
+        return u, total, d
+
+    def place(self, frames: Tensor) -> Tensor:
+        """Each pixel's place on the line, liquid 0, wax 1: (B, S, S). The same as eval's, in torch: the
+        colour space is (x / (T + DARK_OFFSET), BRIGHTNESS_WEIGHT * T / 765)."""
+        u, total, d = self._parts(frames)
+        kb = float(d[3]) * BRIGHTNESS_WEIGHT / 765.0
+        return (u / (total + DARK_OFFSET) + kb * total - float(self.centres[0] @ d)) / float(d @ d)
 
     def target(self, place: Tensor) -> Tensor:
         """Where a pixel at ``place`` belongs: the knots' piecewise-linear map, shifted as the end knots
@@ -76,16 +80,26 @@ class ColourCurve(nn.Module):
     def forward(self, frames: Tensor) -> Tensor:
         if not self.fitted:
             return frames
-        goal = self.target(self.place(frames))
-        step = self.step.view(3, 1, 1)
-        out = frames
-        for _ in range(STEPS):
-            # Newton's method along the line: how far a small move along it shifts this pixel's place.
-            here = self.place(out)
-            gain = (self.place(out + PROBE * step) - here) / PROBE
-            ahead = (goal - here) / gain.clamp_min(MIN_GAIN)
-            out = (out + ahead.unsqueeze(-3) * step).clamp(0.0, 1.0)
-        return out
+        # Moving a pixel by delta * step (RGB) moves its place to (u + delta ms) / (V + delta M) +
+        # kb (T + delta M) + k0, all over |d|^2, with V = T + DARK_OFFSET, ms = m . d_chroma and
+        # M = sum(m) for m = 255 step. Setting that to the goal gives a quadratic in delta; its root
+        # nearer zero is the move (one pass, no iterations).
+        u, total, d = self._parts(frames)
+        n = float(d @ d)
+        kb = float(d[3]) * BRIGHTNESS_WEIGHT / 765.0
+        k0 = -float(self.centres[0] @ d)
+        m = self.step * 255.0
+        ms, big_m = float(m @ d[:3]), float(m.sum())
+        v = total + DARK_OFFSET
+        goal = self.target((u / v + kb * total + k0) / n)
+        h = kb * total + k0 - n * goal
+        a2 = kb * big_m * big_m
+        a1 = ms + big_m * (h + v * kb)
+        a0 = u + v * h
+        root = (a1 * a1 - 4.0 * a2 * a0).clamp_min(0.0).sqrt()
+        bottom = a1 + torch.where(a1 < 0, -root, root)
+        delta = -2.0 * a0 / torch.where(bottom.abs() < 1e-9, torch.full_like(bottom, 1e-9), bottom)
+        return (frames + delta.unsqueeze(-3) * self.step.view(3, 1, 1)).clamp(0.0, 1.0)
 
     @torch.no_grad()
     def fit(self, lamp_frames: np.ndarray, data_frames: np.ndarray, where: np.ndarray | None = None) -> None:
