@@ -8,8 +8,9 @@ faintly tinted pixels. The curve is fitted after training, from the data and the
 frames (``duralava lamp --fit-colours``): each pixel's place on the liquid -> wax line (in the
 colour space eval measures, :func:`duralava.models.features.colour_space`) is mapped through
 the lamp's quantiles onto the data's, and the pixel is moved along the line in RGB to sit
-there (in one step: along the line, its place is a ratio of linear terms, so the move is a root of a quadratic). The map is monotone, so what is wax stays wax and what is liquid stays liquid.
-No weights are learned; the knots are buffers stored in the lamp.
+there (in one step: along the line, its place is a ratio of linear terms, so the move is a
+root of a quadratic). The map is monotone, so what is wax stays wax and what is liquid stays
+liquid. No weights are learned; the knots and the line are buffers stored in the lamp.
 """
 from __future__ import annotations
 
@@ -22,13 +23,19 @@ from .features import BRIGHTNESS_WEIGHT, DARK_OFFSET, WaxSegmenter
 KNOTS = 33           # quantiles the curve passes through
 
 
-def check_curve(knots_from: Tensor, knots_to: Tensor) -> None:
-    """ValueError unless both knot rows are finite and rise (or stay level) from one to the next."""
-    for name, k in (("from", knots_from), ("to", knots_to)):
+def check_curve(curve: "ColourCurve") -> None:
+    """ValueError unless the curve's knots are finite and rise (or stay level) from one to the next,
+    and its line joins two distinct colours."""
+    for name in ("from", "to"):
+        k = getattr(curve, f"knots_{name}")
         if not bool(torch.isfinite(k).all()):
             raise ValueError(f"its colour curve's {name}-knots are not all finite")
         if bool((k[1:] < k[:-1]).any()):
             raise ValueError(f"its colour curve's {name}-knots do not rise from one to the next")
+    if not (bool(torch.isfinite(curve.centres).all()) and bool(torch.isfinite(curve.step).all())):
+        raise ValueError("its colour curve's line is not all finite")
+    if float((curve.centres[1] - curve.centres[0]).norm()) < 1e-6:
+        raise ValueError("its colour curve's line joins a colour to itself")
 
 
 class ColourCurve(nn.Module):
@@ -127,6 +134,6 @@ class ColourCurve(nn.Module):
         lamp_q, data_q = quantiles(lamp_frames), quantiles(data_frames)
         # Ties (a shade the lamp draws a lot of) would make the map jump: spread them a hair apart.
         lamp_q = torch.cummax(lamp_q + torch.arange(len(lamp_q)) * 1e-6, 0).values
-        check_curve(lamp_q, data_q)
         self.knots_from.copy_(lamp_q)
         self.knots_to.copy_(data_q)
+        check_curve(self)

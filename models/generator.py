@@ -155,7 +155,7 @@ class Generator(nn.Module):
         if self.still_mask is not None:
             _check_still(self.still_mask, self.still_frame)
         if self.colour_curve is not None:
-            check_curve(self.colour_curve.knots_from, self.colour_curve.knots_to)
+            check_curve(self.colour_curve)
 
     @property
     def still_share(self) -> float:

@@ -62,7 +62,8 @@ def describe(path: Path, meta: dict) -> list[tuple[str, str]]:
         ("file", f"{path} ({path.stat().st_size / 1e6:.1f} MB, {meta.get('dtype', 'float32')})"),
         ("frames", f"{meta['image_size']}x{meta['image_size']} from a {meta['z_dim']}-number latent"),
         ("generator", f"width {gen.get('width')}, logit filter {'on' if gen.get('smooth') else 'off'}, "
-                      f"still pixels {'on' if gen.get('still') else 'off'}"),
+                      f"still pixels {'on' if gen.get('still') else 'off'}, "
+                      f"colour curve {'on' if gen.get('colour_knots') else 'off'}"),
         ("latent RNN", f"hidden {rnn['hidden']} x {rnn['layers']} layers"
                        + (", residual" if rnn.get("residual") else "")),
         ("plays with", f"drive {rnn['drive']:g}, wander {rnn['wander']:g}, warm-up {rnn['warmup']} ticks"),

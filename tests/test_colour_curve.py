@@ -65,13 +65,20 @@ def test_a_fitted_curve_gives_the_data_s_spread_and_keeps_the_order():
     assert 0 <= y.min() and y.max() <= 1
 
 
-def test_knots_that_fall_or_are_not_finite_are_refused():
-    rising = torch.linspace(0, 1, 5)
-    check_curve(rising, rising * 2)
+def test_knots_that_fall_or_are_not_finite_and_a_line_of_one_colour_are_refused():
+    curve = ColourCurve(5)
+    check_curve(curve)
+    curve.knots_from.copy_(torch.linspace(1, 0, 5))
     with pytest.raises(ValueError, match="from-knots do not rise"):
-        check_curve(rising.flip(0), rising)
+        check_curve(curve)
+    curve = ColourCurve(5)
+    curve.knots_to[2] = float("nan")
     with pytest.raises(ValueError, match="to-knots are not all finite"):
-        check_curve(rising, torch.tensor([0, 1, float("nan"), 2, 3.0]))
+        check_curve(curve)
+    curve = ColourCurve(5)
+    curve.centres[1] = curve.centres[0]
+    with pytest.raises(ValueError, match="joins a colour to itself"):
+        check_curve(curve)
     with pytest.raises(ValueError, match="from 2 to 1024 knots"):
         ColourCurve(1)
     with pytest.raises(ValueError, match="colour_knots must be 0 or a whole number"):

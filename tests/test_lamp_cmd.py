@@ -36,7 +36,7 @@ def test_show_prints_how_the_lamp_plays_and_where_it_came_from(lamp_file, capsys
     out = capsys.readouterr().out
     assert "drive 1, wander 0.15, warm-up 10 ticks" in out
     assert "1,234 steps, 10.0 min" in out and "duralava train --out runs/x" in out
-    assert "7.2x the floor at step 1,200" in out and "retuned" not in out
+    assert "7.2x the floor at step 1,200" in out and "retuned" not in out and "colour curve off" in out
 
 
 def test_a_copy_plays_with_the_new_wander_and_keeps_every_weight(lamp_file, tmp_path, capsys):
@@ -160,6 +160,7 @@ def test_fitted_colours_spread_as_the_data_s_and_the_copy_says_so(lamp_file, tmp
     assert lamp(lamp_file, "--fit-colours", "--data", data, "--out", out) == 0
     shown = capsys.readouterr().out
     assert f"colours fitted to {data} (33 knots)" in shown and "--fit-colours --data" in shown
+    assert "colour curve on" in shown
     before, after = load_lamp(lamp_file), load_lamp(out)
     assert after.generator.config.colour_knots == 33 and after.generator.colour_curve.fitted
     for name, t in before.generator.state_dict().items():                # every weight as it was
