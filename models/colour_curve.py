@@ -53,60 +53,70 @@ class ColourCurve(nn.Module):
         self.register_buffer("step", torch.tensor([0.5, 0.0, -0.5]))     # wax minus liquid, RGB in [0, 1]
         self.register_buffer("knots_from", line.clone())
         self.register_buffer("knots_to", line.clone())
+        self._cache: tuple | None = None
 
     @property
     def fitted(self) -> bool:
         return not torch.equal(self.knots_from, self.knots_to)
 
-    def _parts(self, frames: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """What a pixel's place is made of: u = x . d_chroma, T = R + G + B (x = 255 p), and the scalars."""
+    def _constants(self) -> dict:
+        """The line's numbers, worked out again only when a buffer changes: the tick needs them every frame.
+
+        With d the line's direction, n = |d|^2 and x = 255 p, a pixel's place is
+        U / V + KB T + K0: U = x . d_chroma / n, T = R + G + B, V = T + DARK_OFFSET.
+        """
+        key = tuple((t._version, t.data_ptr(), t.device) for t in
+                    (self.centres, self.step, self.knots_from, self.knots_to))
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
         d = self.centres[1] - self.centres[0]
-        x = frames * 255.0
-        u = (x * d[:3].view(3, 1, 1)).sum(-3)
-        total = x.sum(-3)
-        return u, total, d
+        n = float(d @ d)
+        m = self.step * 255.0
+        # The map runs on beyond the end knots with slope 1 (the ends' shifts): far-off knots say so.
+        a, b = self.knots_from, self.knots_to
+        far = 1e3
+        a = torch.cat([a[:1] - far, a, a[-1:] + far])
+        b = torch.cat([b[:1] - far, b, b[-1:] + far])
+        c = {"fitted": self.fitted, "chroma": (d[:3] * (255.0 / n)).view(3, 1, 1),
+             "kb": float(d[3]) * BRIGHTNESS_WEIGHT / 765.0 / n, "k0": -float(self.centres[0] @ d) / n,
+             "ms": float(m @ d[:3]) / n, "big_m": float(m.sum()), "step": self.step.view(3, 1, 1),
+             "a": a.contiguous(), "b": b, "slope": (b.diff() / a.diff().clamp_min(1e-12))}
+        self._cache = (key, c)
+        return c
 
     def place(self, frames: Tensor) -> Tensor:
         """Each pixel's place on the line, liquid 0, wax 1: (B, S, S). The same as eval's, in torch: the
         colour space is (x / (T + DARK_OFFSET), BRIGHTNESS_WEIGHT * T / 765)."""
-        u, total, d = self._parts(frames)
-        kb = float(d[3]) * BRIGHTNESS_WEIGHT / 765.0
-        return (u / (total + DARK_OFFSET) + kb * total - float(self.centres[0] @ d)) / float(d @ d)
+        c = self._constants()
+        total = frames.sum(-3) * 255.0
+        return (frames * c["chroma"]).sum(-3) / (total + DARK_OFFSET) + (total * c["kb"] + c["k0"])
 
     def target(self, place: Tensor) -> Tensor:
         """Where a pixel at ``place`` belongs: the knots' piecewise-linear map, shifted as the end knots
         are beyond them."""
-        a, b = self.knots_from, self.knots_to
-        i = torch.searchsorted(a, place.contiguous()).clamp(1, len(a) - 1)
-        a0, a1, b0, b1 = a[i - 1], a[i], b[i - 1], b[i]
-        w = ((place - a0) / (a1 - a0).clamp_min(1e-12)).clamp(0, 1)
-        inside = b0 + w * (b1 - b0)
-        return torch.where(place < a[0], place + (b[0] - a[0]),
-                           torch.where(place > a[-1], place + (b[-1] - a[-1]), inside))
+        c = self._constants()
+        i = torch.searchsorted(c["a"], place.contiguous()).clamp_(1, len(c["a"]) - 1).sub_(1).view(-1)
+        pick = lambda row: row.index_select(0, i).view_as(place)      # noqa: E731 (faster than row[i])
+        return pick(c["b"]) + (place - pick(c["a"])) * pick(c["slope"])
 
     def forward(self, frames: Tensor) -> Tensor:
-        if not self.fitted:
+        c = self._constants()
+        if not c["fitted"]:
             return frames
-        # Moving a pixel by delta * step (RGB) moves its place to (u + delta ms) / (V + delta M) +
-        # kb (T + delta M) + k0, all over |d|^2, with V = T + DARK_OFFSET, ms = m . d_chroma and
-        # M = sum(m) for m = 255 step. Setting that to the goal gives a quadratic in delta; its root
-        # nearer zero is the move (one pass, no iterations).
-        u, total, d = self._parts(frames)
-        n = float(d @ d)
-        kb = float(d[3]) * BRIGHTNESS_WEIGHT / 765.0
-        k0 = -float(self.centres[0] @ d)
-        m = self.step * 255.0
-        ms, big_m = float(m @ d[:3]), float(m.sum())
+        # Moving a pixel by delta * step (RGB) moves its place to (U + delta MS) / (V + delta M) +
+        # KB (T + delta M) + K0, with MS = m . d_chroma / n and M = sum(m) for m = 255 step. Setting
+        # that to the goal gives a quadratic in delta; its root nearer zero is the move (one pass).
+        u = (frames * c["chroma"]).sum(-3)
+        total = frames.sum(-3) * 255.0
         v = total + DARK_OFFSET
-        goal = self.target((u / v + kb * total + k0) / n)
-        h = kb * total + k0 - n * goal
-        a2 = kb * big_m * big_m
-        a1 = ms + big_m * (h + v * kb)
-        a0 = u + v * h
-        root = (a1 * a1 - 4.0 * a2 * a0).clamp_min(0.0).sqrt()
-        bottom = a1 + torch.where(a1 < 0, -root, root)
-        delta = -2.0 * a0 / torch.where(bottom.abs() < 1e-9, torch.full_like(bottom, 1e-9), bottom)
-        return (frames + delta.unsqueeze(-3) * self.step.view(3, 1, 1)).clamp(0.0, 1.0)
+        line = total * c["kb"] + c["k0"]
+        h = line - self.target(u / v + line)
+        big_m = c["big_m"]
+        a1 = (h + v * c["kb"]) * big_m + c["ms"]
+        a0 = torch.addcmul(u, v, h)
+        root = torch.addcmul(a1 * a1, a0, torch.full_like(a0, -4.0 * c["kb"] * big_m * big_m)).clamp_min_(0).sqrt_()
+        delta = (a0 * a1.sign()).mul_(-2.0) / (a1.abs() + root).clamp_min_(1e-9)
+        return torch.addcmul(frames, delta.unsqueeze(-3), c["step"]).clamp_(0.0, 1.0)
 
     @torch.no_grad()
     def fit(self, lamp_frames: np.ndarray, data_frames: np.ndarray, where: np.ndarray | None = None) -> None:
