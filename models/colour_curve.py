@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from .features import BRIGHTNESS_WEIGHT, DARK_OFFSET, WaxSegmenter
 
 KNOTS = 33           # quantiles the curve passes through
+FIT_SEEDS, FIT_TICKS, FIT_FIRST_SEED = 100, 16, 10_000   # the lamp's own frames: seeds apart from eval's
 
 
 def check_curve(curve: "ColourCurve") -> None:
@@ -147,3 +148,27 @@ class ColourCurve(nn.Module):
         self.knots_from.copy_(lamp_q)
         self.knots_to.copy_(data_q)
         check_curve(self)
+
+
+@torch.no_grad()
+def with_fitted_colours(generator: nn.Module, rnn: nn.Module, data_frames: np.ndarray) -> nn.Module:
+    """A copy of a lamp's generator whose colour curve (new, or fitted again) is fitted to ``data_frames``
+    (uint8, N, S, S, 3): the lamp is played with the curve off from FIT_SEEDS seeds for FIT_TICKS ticks
+    after its warm-up, over the pixels it decodes. Every other tensor is the generator's own."""
+    from dataclasses import replace
+
+    from .endurance import start_latents
+    from .fidelity import lamp_frames
+    from .generator import Generator
+
+    config = generator.config
+    out = Generator(replace(config, colour_knots=config.colour_knots or KNOTS))
+    out.load_state_dict(generator.state_dict(), strict=False)   # the curve alone is new (or set off below)
+    out.eval()
+    curve = out.colour_curve
+    curve.knots_to.copy_(curve.knots_from)                     # the lamp's own colours, with the curve off
+    start = start_latents(rnn, FIT_SEEDS, config.z_dim, first_seed=FIT_FIRST_SEED)
+    own, _ = lamp_frames(rnn, out, start, FIT_TICKS, progress=True, desc="playing the lamp")
+    decoded = None if out.still_mask is None else ~out.still_mask[0].bool().numpy()
+    curve.fit(own, data_frames, where=decoded)
+    return out

@@ -20,7 +20,6 @@ from pathlib import Path
 # Playback settings of the RNN a copy may change: RNNConfig field (and flag) -> its type.
 PLAYBACK = {"drive": float, "wander": float, "warmup": int}
 FIT_DATA_FRAMES = 8000    # frames of the data the colours are fitted to (a simulator lamp: 8 lamps of 1,000)
-FIT_SEEDS, FIT_TICKS, FIT_FIRST_SEED = 100, 16, 10_000   # the lamp's own frames, seeds apart from eval's
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -122,16 +121,10 @@ def _command(args) -> str:
 
 def fit_colours(lamp, data: Path | None):
     """The lamp's generator with a colour curve fitted to its data; returns (generator, what the data was)."""
-    from dataclasses import replace
-
-    import torch
-
-    from .colour_curve import KNOTS
+    from .colour_curve import with_fitted_colours
     from .dataset import DatasetError, open_frames
-    from .endurance import start_latents
     from .features import MetricsError
-    from .fidelity import FidelityError, lamp_frames, simulator_frames, simulator_settings
-    from .generator import Generator
+    from .fidelity import FidelityError, simulator_frames, simulator_settings
 
     if data is not None:
         try:
@@ -154,20 +147,11 @@ def fit_colours(lamp, data: Path | None):
     if frames.shape[1] != lamp.image_size:
         raise LampCommandError(f"the data's frames are {frames.shape[1]} pixels wide, the lamp's "
                                f"{lamp.image_size}.")
-    old = lamp.generator
-    generator = Generator(replace(old.config, colour_knots=old.config.colour_knots or KNOTS))
-    generator.load_state_dict(old.state_dict(), strict=False)     # the curve alone is new (or reset below)
-    generator.eval()
-    curve = generator.colour_curve
-    curve.knots_to.copy_(curve.knots_from)                         # play the lamp with the curve off
-    with torch.no_grad():
-        start = start_latents(lamp.rnn, FIT_SEEDS, lamp.z_dim, first_seed=FIT_FIRST_SEED)
-        own, _ = lamp_frames(lamp.rnn, generator, start, FIT_TICKS, progress=True, desc="playing the lamp")
-    decoded = None if generator.still_mask is None else ~generator.still_mask[0].bool().numpy()
     try:
-        curve.fit(own, frames, where=decoded)
+        generator = with_fitted_colours(lamp.generator, lamp.rnn, frames)
     except (MetricsError, ValueError) as e:
         raise LampCommandError(f"the colours cannot be fitted: {e}.") from None
+    curve = generator.colour_curve
     return generator, {"data": what, "knots": len(curve.knots_from)}
 
 
