@@ -258,7 +258,7 @@ def load_lamp(path, device="cpu") -> Lamp:
         except RuntimeError as e:
             raise CheckpointError(f"{path} does not fit its {prefix} configuration ({str(e).splitlines()[0]}).") from None
     try:
-        generator.check_still()
+        generator.check_buffers()
     except ValueError as e:
         raise CheckpointError(f"{path} is not a usable lamp: {e}.") from None
     try:

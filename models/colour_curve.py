@@ -85,12 +85,16 @@ class ColourCurve(nn.Module):
         self._cache = (key, c)
         return c
 
+    def _terms(self, frames: Tensor, c: dict) -> tuple[Tensor, Tensor, Tensor]:
+        """U, V and KB T + K0 of each pixel (see :meth:`_constants`): its place is U / V + the last."""
+        total = frames.sum(-3) * 255.0
+        return (frames * c["chroma"]).sum(-3), total + DARK_OFFSET, total * c["kb"] + c["k0"]
+
     def place(self, frames: Tensor) -> Tensor:
         """Each pixel's place on the line, liquid 0, wax 1: (B, S, S). The same as eval's, in torch: the
         colour space is (x / (T + DARK_OFFSET), BRIGHTNESS_WEIGHT * T / 765)."""
-        c = self._constants()
-        total = frames.sum(-3) * 255.0
-        return (frames * c["chroma"]).sum(-3) / (total + DARK_OFFSET) + (total * c["kb"] + c["k0"])
+        u, v, line = self._terms(frames, self._constants())
+        return u / v + line
 
     def target(self, place: Tensor) -> Tensor:
         """Where a pixel at ``place`` belongs: the knots' piecewise-linear map, shifted as the end knots
@@ -107,10 +111,7 @@ class ColourCurve(nn.Module):
         # Moving a pixel by delta * step (RGB) moves its place to (U + delta MS) / (V + delta M) +
         # KB (T + delta M) + K0, with MS = m . d_chroma / n and M = sum(m) for m = 255 step. Setting
         # that to the goal gives a quadratic in delta; its root nearer zero is the move (one pass).
-        u = (frames * c["chroma"]).sum(-3)
-        total = frames.sum(-3) * 255.0
-        v = total + DARK_OFFSET
-        line = total * c["kb"] + c["k0"]
+        u, v, line = self._terms(frames, c)
         h = line - self.target(u / v + line)
         big_m = c["big_m"]
         a1 = (h + v * c["kb"]) * big_m + c["ms"]

@@ -149,9 +149,9 @@ class Generator(nn.Module):
         self.still_mask.copy_(mask)
         self.still_frame.copy_(frame)
 
-    def check_still(self) -> None:
-        """ValueError unless the still mask is all 0s and 1s, the still frame lies in [0, 1] and the colour
-        curve's knots rise."""
+    def check_buffers(self) -> None:
+        """ValueError unless the data-given buffers are usable: the still mask all 0s and 1s, the still frame
+        in [0, 1], the colour curve's knots rising along a line between two colours."""
         if self.still_mask is not None:
             _check_still(self.still_mask, self.still_frame)
         if self.colour_curve is not None:
