@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from duralava.models.generator import Generator, GeneratorConfig
+from duralava.models.generator import smooth as smooth_filter
 from duralava.models.latent import (
     Z_DIM, is_healthy, moment_penalty, moments, population_penalty, renormalise, sample,
 )
@@ -175,12 +176,14 @@ def test_smooth_generator_flattens_a_checkerboard_and_adds_no_weights():
     with torch.no_grad():
         torch.nn.init.normal_(plain.net[-1].weight, 0.0, 3.0)     # strong transposed-convolution texture
     smooth.load_state_dict(plain.state_dict())                    # strict: the filter stores nothing
-    assert set(smooth.state_dict()) == set(plain.state_dict()) and plain.smooth_kernel is None
+    assert set(smooth.state_dict()) == set(plain.state_dict())
     # On a checkerboard of logits the filter leaves nothing inside the frame.
     yy, xx = torch.meshgrid(torch.arange(16), torch.arange(16), indexing="ij")
     board = ((yy + xx) % 2 * 2 - 1).float().expand(1, 3, 16, 16)
-    flat = torch.nn.functional.conv2d(board, smooth.smooth_kernel, groups=3)
-    assert flat.abs().max() < 1e-6
+    flat = smooth_filter(board)
+    assert flat[..., 1:-1, 1:-1].abs().max() < 1e-6
+    level = torch.full((1, 3, 6, 6), 2.0)
+    assert torch.allclose(smooth_filter(level), level)                  # the border is not darkened
     with torch.no_grad():
         z = torch.randn(8, Z_DIM)
         a, b = plain(z), smooth(z)
@@ -192,6 +195,41 @@ def test_smooth_generator_flattens_a_checkerboard_and_adds_no_weights():
     assert (b.mean() - a.mean()).abs() < 0.02                      # the same frame on average, only smoother
     with pytest.raises(ValueError, match="smooth"):
         GeneratorConfig(smooth="yes")
+
+
+@pytest.mark.parametrize("norm", ["batch", "none", "pixel"])
+def test_played_generator_draws_what_its_layers_draw_and_follows_new_weights(norm):
+    g = Generator(GeneratorConfig(image_size=32, width=8, norm=norm, smooth=True))
+    with torch.no_grad():                                          # BatchNorm statistics far from 0 and 1
+        for m in g.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0.0, 0.5)
+                m.running_var.uniform_(0.2, 3.0)
+                m.bias.normal_(0.0, 0.3)
+            if isinstance(m, torch.nn.ConvTranspose2d):
+                m.weight.normal_(0.0, 0.3)
+    g.eval()
+    z = torch.randn(6, Z_DIM)
+    with torch.enable_grad():
+        assert g(z).requires_grad                                  # with gradients: the layers, one by one
+    layered = _layered(g, z)
+    with torch.inference_mode():
+        played = g(z)                                              # the viewer's way: folded
+    assert torch.allclose(played, layered, atol=1e-5)
+    with torch.no_grad():                                          # an EMA step or a load changes the weights
+        g.net[0].weight.mul_(1.5)
+        g.net[-1].weight.mul_(1.5)
+        if norm == "batch":
+            g.net[1].running_var.mul_(0.5)
+    with torch.no_grad():
+        moved = g(z)
+    assert (moved - played).abs().max() > 1e-2
+    assert torch.allclose(moved, _layered(g, z), atol=1e-5)
+
+
+def _layered(g, z):
+    with torch.enable_grad():
+        return g(z).detach()
 
 
 def test_still_generator_draws_the_still_pixels_and_decodes_the_rest():
