@@ -11,6 +11,13 @@ the lamp's quantiles onto the data's, and the pixel is moved along the line in R
 there (in one step: along the line, its place is a ratio of linear terms, so the move is a
 root of a quadratic). The map is monotone, so what is wax stays wax and what is liquid stays
 liquid. No weights are learned; the knots and the line are buffers stored in the lamp.
+
+With ``shrink`` the curve also brings the colours nearer the line: a generator's grain puts its
+colours further off the line between liquid and wax than the data's (the default lamp's 0.032
+on average in eval's colour space, its simulator's 0.0275). Each pixel's distance from the line
+in RGB is scaled by one factor, fitted so that the lamp's mean distance is the data's, and the
+pixel is then moved along the line to the place the curve gives it, so no pixel changes from
+wax to liquid or back.
 """
 from __future__ import annotations
 
@@ -24,9 +31,12 @@ KNOTS = 33           # quantiles the curve passes through
 FIT_SEEDS, FIT_TICKS, FIT_FIRST_SEED = 100, 16, 10_000   # the lamp's own frames: seeds apart from eval's
 
 
+SHRINK_RANGE = (0.5, 1.5)   # the off-line scale a fit may give, and a lamp file may hold
+
+
 def check_curve(curve: "ColourCurve") -> None:
     """ValueError unless the curve's knots are finite and rise (or stay level) from one to the next,
-    and its line joins two distinct colours."""
+    its line joins two distinct colours, and its off-line scale (if any) is in SHRINK_RANGE."""
     for name in ("from", "to"):
         k = getattr(curve, f"knots_{name}")
         if not bool(torch.isfinite(k).all()):
@@ -37,15 +47,21 @@ def check_curve(curve: "ColourCurve") -> None:
         raise ValueError("its colour curve's line is not all finite")
     if float((curve.centres[1] - curve.centres[0]).norm()) < 1e-6:
         raise ValueError("its colour curve's line joins a colour to itself")
+    if curve.shrink is not None:
+        k, lo, hi = float(curve.shrink), *SHRINK_RANGE
+        if not lo <= k <= hi:       # also false for NaN
+            raise ValueError(f"its colour curve's off-line scale is {k:g}, not from {lo:g} to {hi:g}")
+        if not bool(((curve.liquid >= 0) & (curve.liquid <= 1)).all()):
+            raise ValueError("its colour curve's liquid colour is not in 0..1")
 
 
 class ColourCurve(nn.Module):
     """Frames (B, 3, S, S) in [0, 1] -> the same with their colours moved along the liquid -> wax line.
 
-    Until it is fitted (both knot rows alike) it leaves every frame as it is.
+    Until it is fitted (both knot rows alike, no off-line scale) it leaves every frame as it is.
     """
 
-    def __init__(self, knots: int = KNOTS):
+    def __init__(self, knots: int = KNOTS, shrink: bool = False):
         super().__init__()
         if not isinstance(knots, int) or not 2 <= knots <= 1024:
             raise ValueError(f"a colour curve needs from 2 to 1024 knots, not {knots!r}")
@@ -54,11 +70,15 @@ class ColourCurve(nn.Module):
         self.register_buffer("step", torch.tensor([0.5, 0.0, -0.5]))     # wax minus liquid, RGB in [0, 1]
         self.register_buffer("knots_from", line.clone())
         self.register_buffer("knots_to", line.clone())
+        # The off-line scale and a point of the line in RGB (the liquid's colour): only with ``shrink``.
+        self.register_buffer("shrink", torch.ones(()) if shrink else None)
+        self.register_buffer("liquid", torch.tensor([0.25, 0.3, 0.35]) if shrink else None)
         self._cache: tuple | None = None
 
     @property
     def fitted(self) -> bool:
-        return not torch.equal(self.knots_from, self.knots_to)
+        scaled = self.shrink is not None and float(self.shrink) != 1.0
+        return scaled or not torch.equal(self.knots_from, self.knots_to)
 
     def _constants(self) -> dict:
         """The line's numbers, worked out again only when a buffer changes: the tick needs them every frame.
@@ -66,8 +86,8 @@ class ColourCurve(nn.Module):
         With d the line's direction, n = |d|^2 and x = 255 p, a pixel's place is
         U / V + KB T + K0: U = x . d_chroma / n, T = R + G + B, V = T + DARK_OFFSET.
         """
-        key = tuple((t._version, t.data_ptr(), t.device) for t in
-                    (self.centres, self.step, self.knots_from, self.knots_to))
+        buffers = (self.centres, self.step, self.knots_from, self.knots_to, self.shrink, self.liquid)
+        key = tuple((t._version, t.data_ptr(), t.device) for t in buffers if t is not None)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         d = self.centres[1] - self.centres[0]
@@ -78,10 +98,17 @@ class ColourCurve(nn.Module):
         far = 1e3
         a = torch.cat([a[:1] - far, a, a[-1:] + far])
         b = torch.cat([b[:1] - far, b, b[-1:] + far])
-        c = {"fitted": self.fitted, "chroma": (d[:3] * (255.0 / n)).view(3, 1, 1),
+        c = {"fitted": self.fitted, "mapped": not torch.equal(self.knots_from, self.knots_to), "chroma": (d[:3] * (255.0 / n)).view(3, 1, 1),
              "kb": float(d[3]) * BRIGHTNESS_WEIGHT / 765.0 / n, "k0": -float(self.centres[0] @ d) / n,
              "ms": float(m @ d[:3]) / n, "big_m": float(m.sum()), "step": self.step.view(3, 1, 1),
              "a": a.contiguous(), "b": b, "slope": (b.diff() / a.diff().clamp_min(1e-12))}
+        k = 1.0 if self.shrink is None else float(self.shrink)
+        c["shrink"] = k
+        if k != 1.0:
+            # x -> k x + (1 - k) (L + s step), s = (x - L) . step / |step|^2: the line's point nearest x kept.
+            along = self.step / float(self.step @ self.step)
+            c.update(along=along.view(3, 1, 1), along0=float(self.liquid @ along),
+                     held=((1 - k) * self.liquid).view(3, 1, 1), pull=((1 - k) * self.step).view(3, 1, 1))
         self._cache = (key, c)
         return c
 
@@ -112,7 +139,14 @@ class ColourCurve(nn.Module):
         # KB (T + delta M) + K0, with MS = m . d_chroma / n and M = sum(m) for m = 255 step. Setting
         # that to the goal gives a quadratic in delta; its root nearer zero is the move (one pass).
         u, v, line = self._terms(frames, c)
-        h = line - self.target(u / v + line)
+        goal = u / v + line
+        if c["mapped"]:                             # knots alike (an off-line fit alone): each keeps its place
+            goal = self.target(goal)
+        if c["shrink"] != 1.0:
+            along = (frames * c["along"]).sum(-3, keepdim=True) - c["along0"]
+            frames = torch.addcmul(frames * c["shrink"] + c["held"], along, c["pull"])
+            u, v, line = self._terms(frames, c)
+        h = line - goal
         big_m = c["big_m"]
         a1 = (h + v * c["kb"]) * big_m + c["ms"]
         a0 = torch.addcmul(u, v, h)
@@ -121,10 +155,16 @@ class ColourCurve(nn.Module):
         return torch.addcmul(frames, delta.unsqueeze(-3), c["step"]).clamp_(0.0, 1.0)
 
     @torch.no_grad()
-    def fit(self, lamp_frames: np.ndarray, data_frames: np.ndarray, where: np.ndarray | None = None) -> None:
+    def fit(self, lamp_frames: np.ndarray, data_frames: np.ndarray, where: np.ndarray | None = None,
+            place: bool = True) -> None:
         """Fit the curve: uint8 (N, S, S, 3) frames of the lamp (played with the curve off) and of its data;
-        ``where`` (S, S) bool picks the pixels that count (the decoded ones; default all)."""
+        ``where`` (S, S) bool picks the pixels that count (the decoded ones; default all). The knots unless
+        ``place`` is false (then each colour keeps its place); with ``shrink`` the off-line scale too, after
+        the knots: the lamp's mean distance off the line made the data's."""
         seg = WaxSegmenter.fit(data_frames)
+        if self.shrink is not None:
+            self.shrink.fill_(1.0)
+            self.liquid.copy_(torch.as_tensor(seg.liquid / 255.0, dtype=torch.float32))
         self.centres.copy_(torch.as_tensor(seg.centres, dtype=torch.float32))
         self.step.copy_(torch.as_tensor((seg.wax - seg.liquid) / 255.0, dtype=torch.float32))
         self.knots_from.copy_(torch.linspace(0.0, 1.0, len(self.knots_from)))
@@ -143,19 +183,36 @@ class ColourCurve(nn.Module):
                 places = places[torch.randperm(len(places), generator=torch.Generator().manual_seed(0))[:2_000_000]]
             return torch.quantile(places, q).float()
 
-        lamp_q, data_q = quantiles(lamp_frames), quantiles(data_frames)
-        # Ties (a shade the lamp draws a lot of) would make the map jump: spread them a hair apart.
-        lamp_q = torch.cummax(lamp_q + torch.arange(len(lamp_q)) * 1e-6, 0).values
-        self.knots_from.copy_(lamp_q)
-        self.knots_to.copy_(data_q)
+        if place:
+            lamp_q, data_q = quantiles(lamp_frames), quantiles(data_frames)
+            # Ties (a shade the lamp draws a lot of) would make the map jump: spread them a hair apart.
+            lamp_q = torch.cummax(lamp_q + torch.arange(len(lamp_q)) * 1e-6, 0).values
+            self.knots_from.copy_(lamp_q)
+            self.knots_to.copy_(data_q)
+        if self.shrink is not None:
+            counted = pick[torch.as_tensor(seg.active)].numpy()          # of the segmenter's pixels, those that count
+
+            def off_line(frames: np.ndarray) -> float:
+                return float(seg.off_line(np.array(frames[::max(1, len(frames) // 2000)]))[:, counted].mean())
+
+            goal = off_line(data_frames)
+            for _ in range(3):       # the scale's effect is near proportional: a few rounds settle it
+                x = torch.from_numpy(np.array(lamp_frames[::max(1, len(lamp_frames) // 2000)]))
+                drawn = (self(x.permute(0, 3, 1, 2).float() / 255.0) * 255).round().byte().permute(0, 2, 3, 1)
+                k = float(self.shrink) * goal / max(off_line(drawn.numpy()), 1e-9)
+                self.shrink.fill_(min(max(k, SHRINK_RANGE[0]), SHRINK_RANGE[1]))
         check_curve(self)
 
 
 @torch.no_grad()
-def with_fitted_colours(generator: nn.Module, rnn: nn.Module, data_frames: np.ndarray) -> nn.Module:
+def with_fitted_colours(generator: nn.Module, rnn: nn.Module, data_frames: np.ndarray,
+                        place: bool = True, off_line: bool = True) -> nn.Module:
     """A copy of a lamp's generator whose colour curve (new, or fitted again) is fitted to ``data_frames``
-    (uint8, N, S, S, 3): the lamp is played with the curve off from FIT_SEEDS seeds for FIT_TICKS ticks
-    after its warm-up, over the pixels it decodes. Every other tensor is the generator's own."""
+    (uint8, N, S, S, 3): its knots if ``place``, an off-line scale if ``off_line``. The lamp is played with
+    the curve off from FIT_SEEDS seeds for FIT_TICKS ticks after its warm-up, over the pixels it decodes.
+    Every other tensor is the generator's own."""
+    if not (place or off_line):
+        raise ValueError("a colour fit needs its place, its distance off the line, or both")
     from dataclasses import replace
 
     from .endurance import start_latents
@@ -163,13 +220,15 @@ def with_fitted_colours(generator: nn.Module, rnn: nn.Module, data_frames: np.nd
     from .generator import Generator
 
     config = generator.config
-    out = Generator(replace(config, colour_knots=config.colour_knots or KNOTS))
+    out = Generator(replace(config, colour_knots=config.colour_knots or KNOTS, colour_shrink=off_line))
     out.load_state_dict(generator.state_dict(), strict=False)   # the curve alone is new (or set off below)
     out.eval()
     curve = out.colour_curve
     curve.knots_to.copy_(curve.knots_from)                     # the lamp's own colours, with the curve off
+    if curve.shrink is not None:
+        curve.shrink.fill_(1.0)
     start = start_latents(rnn, FIT_SEEDS, config.z_dim, first_seed=FIT_FIRST_SEED)
     own, _ = lamp_frames(rnn, out, start, FIT_TICKS, progress=True, desc="playing the lamp")
     decoded = None if out.still_mask is None else ~out.still_mask[0].bool().numpy()
-    curve.fit(own, data_frames, where=decoded)
+    curve.fit(own, data_frames, where=decoded, place=place)
     return out

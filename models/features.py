@@ -102,6 +102,10 @@ class WaxSegmenter:
         off = np.linalg.norm(x - t[..., None] * d, axis=-1)
         return t, off
 
+    def off_line(self, frames) -> np.ndarray:
+        """Each active pixel's distance off the liquid -> wax axis (in the colour space): (N, A)."""
+        return self._axis(self._check(frames))[1]
+
     def _check(self, frames) -> np.ndarray:
         frames = check_frames(frames)
         if frames.shape[1:3] != self.active.shape:

@@ -41,6 +41,7 @@ class GeneratorConfig:
     smooth: bool = False     # a fixed 3x3 binomial filter on the logits, against the checkerboard
     still: bool = False      # the pixels the data never changes are drawn from a still frame
     colour_knots: int = 0    # knots of the colour curve fitted after training (0: none)
+    colour_shrink: bool = False   # the curve also scales the colours' distance off its line
 
     def __post_init__(self) -> None:
         if not isinstance(self.z_dim, int) or not 1 <= self.z_dim <= 4096:
@@ -59,6 +60,10 @@ class GeneratorConfig:
                 not (self.colour_knots == 0 or 2 <= self.colour_knots <= 1024):
             raise ValueError(f"generator colour_knots must be 0 or a whole number from 2 to 1024, "
                              f"not {self.colour_knots!r}")
+        if not isinstance(self.colour_shrink, bool):
+            raise ValueError(f"generator colour_shrink must be true or false, not {self.colour_shrink!r}")
+        if self.colour_shrink and not self.colour_knots:
+            raise ValueError("generator colour_shrink needs a colour curve (colour_knots above 0)")
 
     @property
     def stages(self) -> int:
@@ -131,7 +136,7 @@ class Generator(nn.Module):
         size = config.image_size
         self.register_buffer("still_mask", torch.zeros(1, size, size) if config.still else None)
         self.register_buffer("still_frame", torch.zeros(3, size, size) if config.still else None)
-        self.colour_curve = ColourCurve(config.colour_knots) if config.colour_knots else None
+        self.colour_curve = ColourCurve(config.colour_knots, config.colour_shrink) if config.colour_knots else None
         self._folded: tuple | None = None          # (key, weights) for playing: see _play_weights
         self.reset_parameters()
 

@@ -6,8 +6,9 @@ runs, where it came from, how it scored) after validating it as the viewer would
 same tensors but whose playback settings (drive, wander, warm-up) are changed,
 or whose weights are stored in float16. ``--fit-colours`` fits the lamp's colour
 curve (models/colour_curve.py) to its data: the simulator it was trained on, or
-``--data DIR``. The copy keeps its training provenance untouched and adds a
-``retuned`` entry: what changed, from what, by which command.
+``--data DIR``; both its parts, or one (``--fit-colours place`` or ``off-line``).
+The copy keeps its training provenance untouched and adds a ``retuned`` entry:
+what changed, from what, by which command.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from pathlib import Path
 # Playback settings of the RNN a copy may change: RNNConfig field (and flag) -> its type.
 PLAYBACK = {"drive": float, "wander": float, "warmup": int}
 FIT_DATA_FRAMES = 8000    # frames of the data the colours are fitted to (a simulator lamp: 8 lamps of 1,000)
+# What --fit-colours fits: each colour's place between liquid and wax, its distance off that line, or both.
+COLOUR_PARTS = {"both": ("place", "off-line"), "place": ("place",), "off-line": ("off-line",)}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,9 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "from where they have been, too much and the picture jitters")
     p.add_argument("--warmup", type=int, help="ticks run from a fresh latent before the lamp is shown")
     p.add_argument("--fp16", action="store_true", help="store the copy's weights in float16 (half the size)")
-    p.add_argument("--fit-colours", action="store_true",
-                   help="fit the copy's colour curve, so its colours spread from liquid to wax as its data's do "
-                        "(the simulator it was trained on, or --data)")
+    p.add_argument("--fit-colours", nargs="?", const="both", choices=list(COLOUR_PARTS), metavar="PART",
+                   help="fit the copy's colour curve to its data (the simulator it was trained on, or --data): "
+                        "'place' spreads its colours from liquid to wax as the data's, 'off-line' brings them as "
+                        "near that line as the data's are on average; 'both' (the default)")
     p.add_argument("--data", type=Path, metavar="DIR",
                    help="with --fit-colours: the dataset directory to fit to, for a lamp trained on one")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
@@ -94,7 +98,10 @@ def retuning(entry: dict) -> str:
     def text() -> str:
         parts = [f"{k} {a:g} -> {b:g}" for k, (a, b) in entry["changed"].items()]
         if "colours" in entry:
-            parts.append(f"colours fitted to {entry['colours']['data']} ({entry['colours']['knots']} knots)")
+            fit = entry["colours"]
+            how = {"place": "along the liquid -> wax line", "off-line": "off the line only"}.get(fit.get("parts"), "")
+            scale = f", off-line scale {fit['off_line_scale']:g}" if "off_line_scale" in fit else ""
+            parts.append(f"colours fitted {how + ' ' if how else ''}to {fit['data']} ({fit['knots']} knots{scale})")
         return ", ".join(parts) or "stored as " + entry["dtype"]
     return _readable(text)
 
@@ -113,14 +120,17 @@ def _command(args) -> str:
     for name in (*PLAYBACK, "out"):
         if getattr(args, name) is not None:
             words += [f"--{name}", str(getattr(args, name))]
-    words += ["--fp16"] * bool(args.fp16) + ["--fit-colours"] * bool(args.fit_colours)
+    words += ["--fp16"] * bool(args.fp16)
+    if args.fit_colours:
+        words += ["--fit-colours"] + [args.fit_colours] * (args.fit_colours != "both")
     if args.data is not None:
         words += ["--data", str(args.data)]
     return shlex.join(words)
 
 
-def fit_colours(lamp, data: Path | None):
-    """The lamp's generator with a colour curve fitted to its data; returns (generator, what the data was)."""
+def fit_colours(lamp, data: Path | None, parts: str = "both"):
+    """The lamp's generator with a colour curve fitted to its data (the parts COLOUR_PARTS names); returns
+    (generator, what was fitted to what)."""
     from .colour_curve import with_fitted_colours
     from .dataset import DatasetError, open_frames
     from .features import MetricsError
@@ -148,11 +158,16 @@ def fit_colours(lamp, data: Path | None):
         raise LampCommandError(f"the data's frames are {frames.shape[1]} pixels wide, the lamp's "
                                f"{lamp.image_size}.")
     try:
-        generator = with_fitted_colours(lamp.generator, lamp.rnn, frames)
+        fitted = COLOUR_PARTS[parts]
+        generator = with_fitted_colours(lamp.generator, lamp.rnn, frames,
+                                        place="place" in fitted, off_line="off-line" in fitted)
     except (MetricsError, ValueError) as e:
         raise LampCommandError(f"the colours cannot be fitted: {e}.") from None
     curve = generator.colour_curve
-    return generator, {"data": what, "knots": len(curve.knots_from)}
+    record = {"data": what, "knots": len(curve.knots_from), "parts": parts}
+    if curve.shrink is not None:
+        record["off_line_scale"] = round(float(curve.shrink), 4)
+    return generator, record
 
 
 def retune(args) -> dict:
@@ -184,7 +199,7 @@ def retune(args) -> dict:
         entry["dtype"] = "float16"
     generator = lamp.generator
     if args.fit_colours:
-        generator, entry["colours"] = fit_colours(lamp, args.data)
+        generator, entry["colours"] = fit_colours(lamp, args.data, args.fit_colours)
     meta["retuned"] = [*retuned(lamp.meta), entry]
     save_lamp(out, generator, lamp.rnn, meta, fp16=args.fp16 or lamp.meta.get("dtype") == "float16")
     return load_lamp(out).meta  # what was written reads back as a lamp

@@ -83,3 +83,53 @@ def test_knots_that_fall_or_are_not_finite_and_a_line_of_one_colour_are_refused(
         ColourCurve(1)
     with pytest.raises(ValueError, match="colour_knots must be 0 or a whole number"):
         GeneratorConfig(colour_knots=1)
+
+
+def grainy(frames: np.ndarray, sd: float, seed: int) -> np.ndarray:
+    """The frames with RGB grain of ``sd`` levels: it puts the colours off the liquid -> wax line."""
+    noise = np.random.default_rng(seed).normal(0, sd, frames.shape)
+    return np.clip(frames + noise, 0, 255).round().astype(np.uint8)
+
+
+def test_an_off_line_scale_brings_the_colours_as_near_the_line_as_the_data_s_and_keeps_each_place():
+    from duralava.models.features import WaxSegmenter
+
+    data, lamp = grainy(lamp_like(200, 0, 0.0), 3.0, 0), grainy(lamp_like(200, 1, 0.0), 5.0, 1)
+    curve = ColourCurve(shrink=True)
+    assert not curve.fitted
+    curve.fit(lamp, data, place=False)
+    assert curve.fitted and 0.5 <= float(curve.shrink) < 0.8
+    seg = WaxSegmenter.fit(data)
+    fresh = grainy(lamp_like(200, 2, 0.0), 5.0, 2)                      # frames the curve was not fitted on
+    x = torch.from_numpy(fresh).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        y = curve(x)
+    drawn = (y * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    off = {name: float(seg.off_line(f).mean()) for name, f in
+           (("data", data), ("before", fresh), ("after", drawn))}
+    assert off["before"] > 1.4 * off["data"]                             # far off the line to begin with
+    assert abs(off["after"] / off["data"] - 1) < 0.1                    # and as near as the data's after
+    inside = ((y > 0) & (y < 1)).all(1).reshape(-1)                      # pixels the [0, 1] clamp does not touch
+    moved = (curve.place(y) - curve.place(x)).reshape(-1)
+    assert inside.float().mean() > 0.99 and moved[inside].abs().max() < 1e-4   # every colour keeps its place
+    assert moved.abs().max() < 0.01                                      # the clamped ones nearly
+    assert torch.equal(curve.knots_from, curve.knots_to)                # and no place map came with it
+
+
+def test_an_off_line_scale_out_of_range_or_a_curve_without_knots_is_refused():
+    curve = ColourCurve(5, shrink=True)
+    check_curve(curve)
+    curve.shrink.fill_(3.0)
+    with pytest.raises(ValueError, match="off-line scale is 3, not from 0.5 to 1.5"):
+        check_curve(curve)
+    curve.shrink.fill_(float("nan"))
+    with pytest.raises(ValueError, match="off-line scale"):
+        check_curve(curve)
+    curve = ColourCurve(5, shrink=True)
+    curve.liquid[0] = 2.0
+    with pytest.raises(ValueError, match="liquid colour is not in 0..1"):
+        check_curve(curve)
+    with pytest.raises(ValueError, match="colour_shrink needs a colour curve"):
+        GeneratorConfig(colour_shrink=True)
+    with pytest.raises(ValueError, match="colour_shrink must be true or false"):
+        GeneratorConfig(colour_knots=5, colour_shrink="yes")

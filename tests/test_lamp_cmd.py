@@ -159,7 +159,7 @@ def test_fitted_colours_spread_as_the_data_s_and_the_copy_says_so(lamp_file, tmp
     out = tmp_path / "fitted.safetensors"
     assert lamp(lamp_file, "--fit-colours", "--data", data, "--out", out) == 0
     shown = capsys.readouterr().out
-    assert f"colours fitted to {data} (33 knots)" in shown and "--fit-colours --data" in shown
+    assert f"colours fitted to {data} (33 knots, off-line scale " in shown and "--fit-colours --data" in shown
     assert "colour curve on" in shown
     before, after = load_lamp(lamp_file), load_lamp(out)
     assert after.generator.config.colour_knots == 33 and after.generator.colour_curve.fitted
@@ -181,3 +181,37 @@ def test_fitted_colours_spread_as_the_data_s_and_the_copy_says_so(lamp_file, tmp
     gap_before = (spread(played(before.generator)) - target).abs().mean()
     gap_after = (spread(played(after.generator)) - target).abs().mean()
     assert gap_after < 0.5 * gap_before                                 # 0.16 against 0.42 when written
+
+
+def test_colours_fitted_off_the_line_only_keep_every_pixel_s_side_of_the_wax(lamp_file, tmp_path, capsys):
+    from duralava.models.dataset import write_frames
+    from duralava.models.endurance import start_latents
+    from duralava.models.features import WaxSegmenter
+    from duralava.models.fidelity import lamp_frames
+
+    n, s = 240, 64
+    yy, xx = np.mgrid[0:s, 0:s]
+    frames = np.empty((n, s, s, 3), np.uint8)
+    frames[:] = (60, 20, 90)
+    for i in range(n):                       # flat colours: the data's lie on the line from liquid to wax
+        wax = (yy - (0.5 + 0.3 * np.sin(i / 9)) * s) ** 2 + (xx - s / 2 - 8 * np.cos(i / 7)) ** 2 < 120
+        frames[i][wax] = (250, 120, 30)
+    data = write_frames(tmp_path / "data", frames, [120, 120], {"source": "test"})
+    out = tmp_path / "offline.safetensors"
+    assert lamp(lamp_file, "--fit-colours", "off-line", "--data", data, "--out", out) == 0
+    shown = capsys.readouterr().out
+    assert f"colours fitted off the line only to {data} (33 knots, off-line scale 0.5)" in shown
+    assert "--fit-colours off-line --data" in shown
+    before, after = load_lamp(lamp_file), load_lamp(out)
+    curve = after.generator.colour_curve
+    assert torch.equal(curve.knots_from, curve.knots_to) and float(curve.shrink) == 0.5   # at the scale's floor
+
+    def played(generator) -> np.ndarray:
+        with torch.no_grad():
+            f, _ = lamp_frames(before.rnn, generator, start_latents(before.rnn, 20, 64, first_seed=500), 4)
+        return f
+
+    seg = WaxSegmenter.fit(frames)
+    a, b = played(before.generator), played(after.generator)
+    assert seg.off_line(b).mean() < 0.7 * seg.off_line(a).mean()        # nearer the line
+    assert (seg.mask(a) == seg.mask(b)).mean() > 0.999                   # and wax where there was wax
