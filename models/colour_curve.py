@@ -77,8 +77,7 @@ class ColourCurve(nn.Module):
 
     @property
     def fitted(self) -> bool:
-        scaled = self.shrink is not None and float(self.shrink) != 1.0
-        return scaled or not torch.equal(self.knots_from, self.knots_to)
+        return self._constants()["fitted"]
 
     def _constants(self) -> dict:
         """The line's numbers, worked out again only when a buffer changes: the tick needs them every frame.
@@ -98,12 +97,12 @@ class ColourCurve(nn.Module):
         far = 1e3
         a = torch.cat([a[:1] - far, a, a[-1:] + far])
         b = torch.cat([b[:1] - far, b, b[-1:] + far])
-        c = {"fitted": self.fitted, "mapped": not torch.equal(self.knots_from, self.knots_to), "chroma": (d[:3] * (255.0 / n)).view(3, 1, 1),
+        mapped = not torch.equal(self.knots_from, self.knots_to)     # knots alike: each colour keeps its place
+        k = 1.0 if self.shrink is None else float(self.shrink)
+        c = {"fitted": mapped or k != 1.0, "mapped": mapped, "shrink": k, "chroma": (d[:3] * (255.0 / n)).view(3, 1, 1),
              "kb": float(d[3]) * BRIGHTNESS_WEIGHT / 765.0 / n, "k0": -float(self.centres[0] @ d) / n,
              "ms": float(m @ d[:3]) / n, "big_m": float(m.sum()), "step": self.step.view(3, 1, 1),
              "a": a.contiguous(), "b": b, "slope": (b.diff() / a.diff().clamp_min(1e-12))}
-        k = 1.0 if self.shrink is None else float(self.shrink)
-        c["shrink"] = k
         if k != 1.0:
             # x -> k x + (1 - k) (L + s step), s = (x - L) . step / |step|^2: the line's point nearest x kept.
             along = self.step / float(self.step @ self.step)
@@ -140,7 +139,7 @@ class ColourCurve(nn.Module):
         # that to the goal gives a quadratic in delta; its root nearer zero is the move (one pass).
         u, v, line = self._terms(frames, c)
         goal = u / v + line
-        if c["mapped"]:                             # knots alike (an off-line fit alone): each keeps its place
+        if c["mapped"]:
             goal = self.target(goal)
         if c["shrink"] != 1.0:
             along = (frames * c["along"]).sum(-3, keepdim=True) - c["along0"]
@@ -196,9 +195,10 @@ class ColourCurve(nn.Module):
                 return float(seg.off_line(np.array(frames[::max(1, len(frames) // 2000)]))[:, counted].mean())
 
             goal = off_line(data_frames)
+            x = torch.from_numpy(np.array(lamp_frames[::max(1, len(lamp_frames) // 2000)]))
+            x = x.permute(0, 3, 1, 2).float() / 255.0
             for _ in range(3):       # the scale's effect is near proportional: a few rounds settle it
-                x = torch.from_numpy(np.array(lamp_frames[::max(1, len(lamp_frames) // 2000)]))
-                drawn = (self(x.permute(0, 3, 1, 2).float() / 255.0) * 255).round().byte().permute(0, 2, 3, 1)
+                drawn = (self(x) * 255).round().byte().permute(0, 2, 3, 1)
                 k = float(self.shrink) * goal / max(off_line(drawn.numpy()), 1e-9)
                 self.shrink.fill_(min(max(k, SHRINK_RANGE[0]), SHRINK_RANGE[1]))
         check_curve(self)

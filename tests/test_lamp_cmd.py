@@ -142,11 +142,10 @@ def test_unreadable_records_in_a_file_do_not_stop_it_showing(tmp_path, capsys):
     assert len(load_lamp(tmp_path / "new.safetensors").meta["retuned"]) == 2    # the dict kept, the string not
 
 
-def test_fitted_colours_spread_as_the_data_s_and_the_copy_says_so(lamp_file, tmp_path, capsys):
+def disc_data(tmp_path):
+    """A dataset of 240 64x64 frames (two clips of 120): an orange disc wandering over purple liquid, in
+    flat colours. Returns the frames and the dataset's folder."""
     from duralava.models.dataset import write_frames
-    from duralava.models.endurance import start_latents
-    from duralava.models.features import WaxSegmenter
-    from duralava.models.fidelity import lamp_frames
 
     n, s = 240, 64
     yy, xx = np.mgrid[0:s, 0:s]
@@ -155,7 +154,15 @@ def test_fitted_colours_spread_as_the_data_s_and_the_copy_says_so(lamp_file, tmp
     for i in range(n):
         wax = (yy - (0.5 + 0.3 * np.sin(i / 9)) * s) ** 2 + (xx - s / 2 - 8 * np.cos(i / 7)) ** 2 < 120
         frames[i][wax] = (250, 120, 30)
-    data = write_frames(tmp_path / "data", frames, [120, 120], {"source": "test"})
+    return frames, write_frames(tmp_path / "data", frames, [120, 120], {"source": "test"})
+
+
+def test_fitted_colours_spread_as_the_data_s_and_the_copy_says_so(lamp_file, tmp_path, capsys):
+    from duralava.models.endurance import start_latents
+    from duralava.models.features import WaxSegmenter
+    from duralava.models.fidelity import lamp_frames
+
+    frames, data = disc_data(tmp_path)
     out = tmp_path / "fitted.safetensors"
     assert lamp(lamp_file, "--fit-colours", "--data", data, "--out", out) == 0
     shown = capsys.readouterr().out
@@ -184,19 +191,11 @@ def test_fitted_colours_spread_as_the_data_s_and_the_copy_says_so(lamp_file, tmp
 
 
 def test_colours_fitted_off_the_line_only_keep_every_pixel_s_side_of_the_wax(lamp_file, tmp_path, capsys):
-    from duralava.models.dataset import write_frames
     from duralava.models.endurance import start_latents
     from duralava.models.features import WaxSegmenter
     from duralava.models.fidelity import lamp_frames
 
-    n, s = 240, 64
-    yy, xx = np.mgrid[0:s, 0:s]
-    frames = np.empty((n, s, s, 3), np.uint8)
-    frames[:] = (60, 20, 90)
-    for i in range(n):                       # flat colours: the data's lie on the line from liquid to wax
-        wax = (yy - (0.5 + 0.3 * np.sin(i / 9)) * s) ** 2 + (xx - s / 2 - 8 * np.cos(i / 7)) ** 2 < 120
-        frames[i][wax] = (250, 120, 30)
-    data = write_frames(tmp_path / "data", frames, [120, 120], {"source": "test"})
+    frames, data = disc_data(tmp_path)       # flat colours: the data's lie on the line from liquid to wax
     out = tmp_path / "offline.safetensors"
     assert lamp(lamp_file, "--fit-colours", "off-line", "--data", data, "--out", out) == 0
     shown = capsys.readouterr().out
