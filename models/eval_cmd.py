@@ -99,6 +99,7 @@ class Evaluation:
     progress: bool = True
     figures: dict = field(default_factory=dict)   # target -> JSON-able figures for report.json
     pictures: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)   # lines printed under the table
     endurance: object | None = None               # EnduranceResult, once run
     _judge: object | None = None
 
@@ -216,7 +217,7 @@ def endurance_target(ev: Evaluation) -> list[dict]:
 def fidelity_target(ev: Evaluation) -> list[dict]:
     from .endurance import advance, start_latents
     from .eval_plot import save_png
-    from .fidelity import contact_sheet, fidelity_checks, lamp_frames, mean_of_draws
+    from .fidelity import contact_sheet, fidelity_checks, lamp_frames, mean_of_draws, where_it_lies
 
     judge = ev.judge()
     seeds, ticks, draws = ev.setting("seeds"), ev.setting("ticks"), judge.plan.draws
@@ -251,8 +252,11 @@ def fidelity_target(ev: Evaluation) -> list[dict]:
         scores[when] = mean_of_draws(each)
     floor = judge.floor
     ev.pictures.append(save_png(contact_sheet(sheet), ev.args.out / "fidelity.png"))
+    where = {when: [line for kind in ("frame", "clip") if (line := where_it_lies(s, kind))]
+             for when, s in scores.items()}
+    ev.notes += [f"fidelity at {when}, {line}" for when, lines in where.items() for line in lines]
     ev.figures["fidelity"] = {"simulator": judge.settings.describe(), "floor": floor, "scores": scores,
-                              "reference_motion": judge.motion}
+                              "where": where, "reference_motion": judge.motion}
     return fidelity_checks(scores, floor)
 
 
@@ -374,6 +378,11 @@ def run(args) -> int:
     _write_json(report, report_path)
     print(f"\n{label}:")
     print_table(rows)
+    if ev.notes:
+        print("\nwhere the distances lie (each feature's mean on the lamp less the simulator's, in the "
+              "simulator's sd):")
+        for line in ev.notes:
+            print(f"  {line}")
     missed = sum(not r["passed"] for _, r in rows)
     print(f"\n{len(rows) - missed} of {len(rows)} targets met; report in {report_path}"
           + "".join(f", picture {p}" for p in ev.pictures))

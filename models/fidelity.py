@@ -185,13 +185,37 @@ def simulator_lamps(settings: SimulatorSettings, lamps: int, ticks: int, size: i
                             progress=progress)
 
 
+AVERAGED = ("frame", "clip", "frame_mean_part", "clip_mean_part")
+
+
 def mean_of_draws(draws: list[dict]) -> dict:
-    """One figure from several draws' scores: each distance's mean, the draws kept beside it."""
-    out = {k: v for k, v in draws[0].items() if k not in ("frame", "clip")}
+    """One figure from several draws' scores: each distance's mean (and its means' part, and each
+    feature's offset, where the draws have them), the draws kept beside it."""
+    out = {k: v for k, v in draws[0].items() if k not in AVERAGED and not k.endswith("_offsets")}
+    for key in AVERAGED:
+        if all(key in d for d in draws):
+            out[key] = float(np.mean([d[key] for d in draws]))
     for kind in ("frame", "clip"):
-        out[kind] = float(np.mean([d[kind] for d in draws]))
+        if all(f"{kind}_offsets" in d for d in draws):
+            out[f"{kind}_offsets"] = np.mean([d[f"{kind}_offsets"] for d in draws], axis=0).tolist()
     out["draws"] = [{"frame": float(d["frame"]), "clip": float(d["clip"])} for d in draws]
     return out
+
+
+def where_it_lies(score: dict, kind: str, top: int = 3) -> str | None:
+    """Where a ``kind`` ('frame' or 'clip') distance of ``score`` lies, in words: the part the
+    features' means make and the ``top`` features furthest off (the lamp's mean less the
+    reference's, in the reference's sd). None for a score without offsets."""
+    from .metrics import CLIP_FEATURES, FRAME_FEATURES
+
+    offsets, part = score.get(f"{kind}_offsets"), score.get(f"{kind}_mean_part")
+    if offsets is None or part is None:
+        return None
+    names = FRAME_FEATURES if kind == "frame" else CLIP_FEATURES
+    total = score[kind]
+    share = f" ({part / total:.0%})" if total > 0 else ""
+    furthest = ", ".join(f"{names[i]} {offsets[i]:+.2f} sd" for i in np.argsort(-np.abs(offsets), kind="stable")[:top])
+    return f"{kind}s {total:.3g}: the means make {part:.3g}{share}; furthest off: {furthest}"
 
 
 class FidelityJudge:

@@ -32,6 +32,29 @@ def frechet(a, b, reference=None, floors=None) -> float:
     a), so features in pixels, counts and fractions weigh alike. A std never
     falls below ``floors`` (F,), by default STD_FLOOR for every feature.
     """
+    a, b = _standardised(a, b, reference, floors)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    # Tr sqrt(Ca Cb) = Tr sqrt(Ca^1/2 Cb Ca^1/2), a symmetric PSD matrix: eigh is stable here.
+    w, v = np.linalg.eigh(cov_a)
+    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
+    d = float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * cross)
+    return max(d, 0.0)
+
+
+def mean_offsets(a, b, reference=None, floors=None) -> np.ndarray:
+    """(F,) how far b's mean of each feature lies from a's, standardised as :func:`frechet` does.
+
+    Their squares sum to the part of the Frechet distance that the means make; the rest is
+    the spread and the features' correlations.
+    """
+    a, b = _standardised(a, b, reference, floors)
+    return b.mean(0) - a.mean(0)
+
+
+def _standardised(a, b, reference, floors) -> tuple[np.ndarray, np.ndarray]:
+    """a and b checked, less the reference's mean, over its std (floored)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     ref = a if reference is None else np.asarray(reference, np.float64)
     for name, x in (("a", a), ("b", b), ("reference", ref)):
@@ -43,15 +66,7 @@ def frechet(a, b, reference=None, floors=None) -> float:
         raise MetricsError(f"feature sets differ in width: {a.shape[1]}, {b.shape[1]}, {ref.shape[1]}.")
     floors = STD_FLOOR if floors is None else np.asarray(floors, np.float64)
     mean, std = ref.mean(0), np.maximum(ref.std(0), floors)
-    a, b = (a - mean) / std, (b - mean) / std
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    # Tr sqrt(Ca Cb) = Tr sqrt(Ca^1/2 Cb Ca^1/2), a symmetric PSD matrix: eigh is stable here.
-    w, v = np.linalg.eigh(cov_a)
-    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
-    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
-    d = float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * cross)
-    return max(d, 0.0)
+    return (a - mean) / std, (b - mean) / std
 
 
 def _check_segments(frames, segments) -> list[int]:
@@ -112,6 +127,9 @@ def fidelity(generated_frames, reference_frames, generated_segments=None, refere
              config: FidelityConfig | None = None, segmenter: WaxSegmenter | None = None) -> dict:
     """Frame and clip Frechet distances of a lamp's frames against reference (simulator) frames.
 
+    Beside each distance: ``frame_offsets`` and ``clip_offsets``, each feature's :func:`mean_offsets`
+    (FRAME_FEATURES, CLIP_FEATURES order), and ``frame_mean_part`` and ``clip_mean_part``, the part
+    of the distance those offsets make (the sum of their squares).
     The wax segmenter is fitted on the reference, so a lamp with the wrong colours
     is measured as the wrong amount of wax, as a viewer would see it.
     """
@@ -123,10 +141,12 @@ def fidelity(generated_frames, reference_frames, generated_segments=None, refere
     out = {"n_frames": cfg.n_frames, "n_clips": cfg.n_clips, "clip_len": cfg.clip_len}
     ref_f = frame_features(sample_frames(ref, reference_segments, cfg.n_frames, cfg.skip), seg)
     gen_f = frame_features(sample_frames(gen, generated_segments, cfg.n_frames, cfg.skip), seg)
-    out["frame"] = frechet(ref_f, gen_f, floors=FRAME_STD_FLOORS)
     ref_c = clip_features(sample_clips(ref, reference_segments, cfg.n_clips, cfg.clip_len, cfg.skip), seg)
     gen_c = clip_features(sample_clips(gen, generated_segments, cfg.n_clips, cfg.clip_len, cfg.skip), seg)
-    out["clip"] = frechet(ref_c, gen_c, floors=CLIP_STD_FLOORS)
+    for kind, r, g, floors in (("frame", ref_f, gen_f, FRAME_STD_FLOORS), ("clip", ref_c, gen_c, CLIP_STD_FLOORS)):
+        out[kind] = frechet(r, g, floors=floors)
+        offsets = mean_offsets(r, g, floors=floors)
+        out[f"{kind}_offsets"], out[f"{kind}_mean_part"] = offsets.tolist(), float(np.square(offsets).sum())
     return out
 
 

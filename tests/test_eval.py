@@ -265,6 +265,24 @@ def test_fidelity_rows_show_the_range_of_their_draws():
     assert rows[1]["measured"] == "0.08 (4.00x floor); 2 draws 1.00x..7.00x" and not rows[1]["passed"]
 
 
+def test_where_a_distance_lies_is_averaged_over_draws_and_put_in_words():
+    from duralava.models.fidelity import mean_of_draws, where_it_lies
+    from duralava.models.metrics import CLIP_FEATURES
+
+    one = [0.0] * len(CLIP_FEATURES)
+    first, second = list(one), list(one)
+    first[3], second[3] = -0.2, -0.4            # boundary speed, furthest off in both draws
+    first[4], second[4] = 0.1, 0.1
+    second[2] = 0.2
+    score = mean_of_draws([{"frame": 1.0, "clip": 0.1, "clip_offsets": first, "clip_mean_part": 0.05},
+                           {"frame": 3.0, "clip": 0.3, "clip_offsets": second, "clip_mean_part": 0.21}])
+    assert score["clip_offsets"][3] == pytest.approx(-0.3) and score["clip_mean_part"] == pytest.approx(0.13)
+    line = where_it_lies(score, "clip")
+    assert line.startswith("clips 0.2: the means make 0.13 (65%)")
+    assert line.endswith("furthest off: boundary_speed -0.30 sd, mask_change_rate +0.10 sd, wax_flux +0.10 sd")
+    assert where_it_lies(score, "frame") is None       # no offsets for frames in these draws
+
+
 @pytest.mark.slow
 def test_a_floor_draw_is_short_runs_of_independent_lamps_at_spread_ages():
     from duralava.models.fidelity import SimulatorSettings, simulator_lamps
@@ -449,7 +467,13 @@ def test_eval_all_shares_one_long_run_and_writes_every_picture(tmp_path, capsys)
     # The endurance reference motion is the same simulator run the fidelity floor is measured against.
     assert report["figures"]["endurance"]["reference_motion"] == fidelity["reference_motion"] > 0
     assert (tmp_path / "endurance.png").is_file() and (tmp_path / "fidelity.png").is_file()
-    assert "fidelity   frame Frechet at tick 2,000" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "fidelity   frame Frechet at tick 2,000" in out
+    # Under the table: where each distance lies, feature by feature, also in the report.
+    assert "where the distances lie" in out and "fidelity at start, clips " in out
+    where = fidelity["where"]["tick 2,000"]
+    assert len(where) == 2 and where[0].startswith("frames ") and "furthest off: " in where[1]
+    assert len(fidelity["scores"]["start"]["frame_offsets"]) == len(fidelity["floor"]["frame_offsets"]) > 10
 
 
 def test_eval_upscale_and_interp_score_the_shaders_without_a_lamp(tmp_path, capsys):

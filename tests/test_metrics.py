@@ -100,6 +100,22 @@ def test_frechet_is_zero_for_a_set_with_itself_and_grows_with_a_shift():
         frechet(a, np.full_like(b, np.nan))
 
 
+def test_mean_offsets_say_which_feature_moved_and_make_the_means_part_of_the_distance():
+    from duralava.models.metrics import mean_offsets
+
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(4000, 4)) * [1, 2, 3, 4]
+    b = rng.normal(size=(4000, 4)) * [1, 2, 3, 4] + [0, -4, 0, 0]     # two stds of the second feature, down
+    off = mean_offsets(a, b)
+    assert off[1] == pytest.approx(-2.0, abs=0.1) and np.abs(off[[0, 2, 3]]).max() < 0.1
+    # The means' part is the sum of the squares, and the whole distance is no smaller.
+    assert frechet(a, b) >= np.square(off).sum() > 3.8
+    # Standardised by the reference given, like frechet; checked like frechet.
+    assert mean_offsets(a, b, reference=a * 2)[1] == pytest.approx(off[1] / 2, abs=0.05)
+    with pytest.raises(MetricsError, match="NaN"):
+        mean_offsets(a, np.full_like(b, np.nan))
+
+
 def test_samples_never_cross_a_segment_boundary():
     # Three runs; each frame's value is its run, so a mixed clip would show two values.
     segments = [7, 40, 25]
