@@ -106,6 +106,7 @@ class TrainJudge:
     def __init__(self, judge: FidelityJudge, plan: JudgePlan, against: str):
         self.judge, self.plan, self.against = judge, plan, against
         self.reference = fingerprint(judge.reference, judge.reference_segments)
+        self.where: list[str] = []     # where the last lamp's distances at the start lie, in words
 
     @property
     def floor(self) -> dict:
@@ -151,7 +152,7 @@ class TrainJudge:
     def score(self, rnn: nn.Module, generator: nn.Module) -> dict:
         """{'score', 'frame_start', 'clip_start', 'frame_later', 'clip_later'}: ratios to the floor."""
         from .endurance import advance, start_latents
-        from .fidelity import lamp_frames
+        from .fidelity import lamp_frames, where_it_lies
 
         plan, floor = self.plan, self.floor
         z_dim = generator.z_dim
@@ -164,6 +165,8 @@ class TrainJudge:
             s = self.judge.score(frames, segments)
             for kind in ("frame", "clip"):
                 out[f"{kind}_{when}"] = float(s[kind] / floor[kind]) if floor[kind] > 0 else float("inf")
+            if when == "start":
+                self.where = [line for kind in ("frame", "clip") if (line := where_it_lies(s, kind))]
         out["score"] = combined(out)
         return out
 

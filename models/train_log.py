@@ -176,6 +176,8 @@ class TrainLog:
             t.save_state(self.out / "best.state.safetensors")   # so a run can go on from its best, not its last
         self.write(f"step {t.step:7d}  {summary(record)}" + ("  -> best.safetensors" if best else
                                                              f"  (best {combined(t.best):.1f}x at step {t.best['step']})"))
+        for line in self.judge_.where:
+            self.write(f"              at the start, {line}")
         return record
 
     def _start_judge(self) -> bool:

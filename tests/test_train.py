@@ -303,6 +303,8 @@ def test_the_best_lamp_is_kept_and_a_resume_remembers_it(tmp_path, lamp_data):
     checks = [line for line in log.splitlines() if "fidelity" in line and "x the floor" in line]
     assert len(checks) == 4                         # at the start, after each of the 3 steps (every 0 min)
     assert checks[0].rstrip().endswith("-> best.safetensors")
+    # Each check also says which features keep the lamp off the data, frames and clips.
+    assert sum("at the start, clips " in line and "furthest off: " in line for line in log.splitlines()) == 4
     _, meta = load_training_state(out / "state.safetensors")
     assert meta["best"]["score"] == judged["score"] and meta["best"]["step"] == judged["step"]
     # A resumed run starts from the best it had, not from nothing.
