@@ -10,7 +10,8 @@ from torch import Tensor
 
 from .pixel_motion import flicker_mismatch, motion_mismatch, steadiness_mismatch
 
-NAMES = ("motion", "flicker", "steady", "liquid", "wax_amount", "wax_motion", "wax_spread", "colour", "height")
+NAMES = ("motion", "flicker", "steady", "liquid", "wax_amount", "wax_motion", "wax_flux", "wax_spread", "colour",
+         "height")
 
 
 def data_terms(cfg, wax, fake: Tensor, real: Tensor, calm: Tensor, settled: Tensor) -> dict[str, Tensor]:
@@ -44,6 +45,8 @@ def data_terms(cfg, wax, fake: Tensor, real: Tensor, calm: Tensor, settled: Tens
             terms["steady"] = steadiness_mismatch(calm_fake, real)
         if wax is not None:
             terms["wax_motion"], uneven, coupling = wax.speed_mismatches(calm_fake, real)
+            if cfg.wax_flux_weight > 0:
+                terms["wax_flux"] = wax.flux_mismatch(calm_fake, real)
             if cfg.wax_spread_weight > 0:
                 terms["wax_spread"] = uneven
             if cfg.flicker_weight > 0:

@@ -71,6 +71,8 @@ class TrainConfig:
     wax_amount_weight: float = 0.0   # how little the amount of wax changes, per tick and across a clip, held to
                                      # the data's (the wax is conserved)
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
+    wax_flux_weight: float = 0.0     # the same for the wax crossing each height per tick (eval's wax_flux): with the
+                                     # outline's speed held, more means wax carried, less the outline reshaped
     wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
     colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)
                                      # and their mean distance off the liquid -> wax colour line
@@ -131,6 +133,8 @@ LOSS_WEIGHTS = {
     "wax_amount_weight": "weight of matching how little the data's amount of wax changes, per tick and across "
                          "a clip: the wax moves, it does not swell and shrink (default {})",
     "wax_motion_weight": "weight of matching how fast the data's wax outline and centre move per tick (default {})",
+    "wax_flux_weight": "weight of matching how much of the data's wax crosses each height per tick: beside the "
+                       "outline's speed, whether the wax reshapes as it moves or is carried whole (default {})",
     "wax_spread_weight": "weight of matching how much those speeds vary from clip to clip, as the data's wax "
                          "rests and then rises in spurts (default {})",
     "colour_weight": "weight of matching the data's shares of pixels from liquid to wax colour, and how far "
@@ -142,7 +146,7 @@ LOSS_WEIGHTS = {
 
 # The loss terms (LOSS_WEIGHTS without "_weight") that need the data's wax found by colour; the flicker
 # term for its per-clip part only.
-WAX_TERMS = ("wax_motion", "wax_spread", "flicker", "liquid", "wax_amount", "colour", "height")
+WAX_TERMS = ("wax_motion", "wax_flux", "wax_spread", "flicker", "liquid", "wax_amount", "colour", "height")
 
 # flag -> TrainConfig field, for the flags whose default comes from the config (or its --dry-run variant)
 SETTINGS = {

@@ -222,6 +222,19 @@ class SoftWax:
         drift = (cy[:, 1:] - cy[:, :-1]).abs() + (cx[:, 1:] - cx[:, :-1]).abs()
         return torch.stack([outline.mean(dim=1), drift.mean(dim=1)], dim=1)
 
+    def flux(self, clips: Tensor) -> Tensor:
+        """How much wax crosses each height per tick, as a share of a row, averaged over the heights,
+        ticks and clips of (B, T>=2, 3, S, S): a (1,) tensor, the differentiable twin of eval's
+        ``wax_flux``. The change of the wax below a row's lower edge is the wax through it."""
+        rows = self.mask(clips).sum(dim=-1)                       # (B, T, S) wax in each row
+        below = rows.flip(-1).cumsum(dim=-1)[..., :-1]            # wax under each row boundary
+        return ((below[:, 1:] - below[:, :-1]).abs().mean() / rows.shape[-1]).view(1)
+
+    def flux_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
+        """(log(fake's :meth:`flux` / real's))^2: zero when as much of the lamp's wax crosses each height
+        per tick as the data's."""
+        return held_to_data(self.flux, fake, real)
+
     def speed_mismatches(self, fake: Tensor, real: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(pace, spread, coupling) from one pass over each batch: the two speeds' mean and their spread
         over clips, each as a sum of squared log ratios (the spread is 0 unless both batches hold two

@@ -44,6 +44,26 @@ def test_the_soft_mask_agrees_with_evals_hard_mask(soft):
     assert m[hard].min() > 0.9 and m[~hard].max() < 0.1   # steep: near 0 or 1 off the edge
 
 
+def test_the_wax_crossing_each_height_is_evals_flux_and_still_wax_crosses_none(soft):
+    t = 8
+    seg = WaxSegmenter.fit(blob_frames(np.linspace(0.2, 0.8, 40)))
+    fluxes = []
+    for top in (0.3, 0.6, 0.65):                 # rising 0.4, 0.1 and 0.05 of the frame in the clip
+        frames = blob_frames(np.linspace(0.7, top, t))
+        hard = clip_features(frames[None], seg)[0, CLIP_FEATURES.index("wax_flux")]
+        fluxes.append(soft.flux(as_clips(frames, t)).item())
+        assert hard > 0.02 and fluxes[-1] == pytest.approx(hard, rel=0.05)
+    assert fluxes[0] > fluxes[1] > fluxes[2]
+    assert soft.flux(as_clips(blob_frames(np.full(t, 0.5)), t)).item() < 1e-6
+    rising = as_clips(blob_frames(np.linspace(0.7, 0.3, t)), t)
+    slow = as_clips(blob_frames(np.linspace(0.7, 0.65, t)), t)
+    # Held to the data: zero for the data itself, and the gradient slows the faster lamp's wax.
+    assert soft.flux_mismatch(slow, slow).item() == pytest.approx(0.0, abs=1e-6)
+    fast = rising.clone().requires_grad_(True)
+    soft.flux_mismatch(fast, slow).backward()
+    assert fast.grad.abs().sum() > 0
+
+
 def test_moving_wax_is_fast_and_a_brightening_glow_is_not(soft):
     t = 8
     rising = as_clips(blob_frames(np.linspace(0.7, 0.3, t)), t)
