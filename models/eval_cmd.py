@@ -252,8 +252,7 @@ def fidelity_target(ev: Evaluation) -> list[dict]:
         scores[when] = mean_of_draws(each)
     floor = judge.floor
     ev.pictures.append(save_png(contact_sheet(sheet), ev.args.out / "fidelity.png"))
-    where = {when: [line for kind in ("frame", "clip") if (line := where_it_lies(s, kind))]
-             for when, s in scores.items()}
+    where = {when: where_it_lies(s) for when, s in scores.items()}
     ev.notes += [f"fidelity at {when}, {line}" for when, lines in where.items() for line in lines]
     ev.figures["fidelity"] = {"simulator": judge.settings.describe(), "floor": floor, "scores": scores,
                               "where": where, "reference_motion": judge.motion}

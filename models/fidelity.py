@@ -202,20 +202,23 @@ def mean_of_draws(draws: list[dict]) -> dict:
     return out
 
 
-def where_it_lies(score: dict, kind: str, top: int = 3) -> str | None:
-    """Where a ``kind`` ('frame' or 'clip') distance of ``score`` lies, in words: the part the
+def where_it_lies(score: dict, top: int = 3) -> list[str]:
+    """Where the frame and clip distances of ``score`` lie, in words, one line each: the part the
     features' means make and the ``top`` features furthest off (the lamp's mean less the
-    reference's, in the reference's sd). None for a score without offsets."""
+    reference's, in the reference's sd). No line for a kind without offsets."""
     from .metrics import CLIP_FEATURES, FRAME_FEATURES
 
-    offsets, part = score.get(f"{kind}_offsets"), score.get(f"{kind}_mean_part")
-    if offsets is None or part is None:
-        return None
-    names = FRAME_FEATURES if kind == "frame" else CLIP_FEATURES
-    total = score[kind]
-    share = f" ({part / total:.0%})" if total > 0 else ""
-    furthest = ", ".join(f"{names[i]} {offsets[i]:+.2f} sd" for i in np.argsort(-np.abs(offsets), kind="stable")[:top])
-    return f"{kind}s {total:.3g}: the means make {part:.3g}{share}; furthest off: {furthest}"
+    lines = []
+    for kind, names in (("frame", FRAME_FEATURES), ("clip", CLIP_FEATURES)):
+        offsets, part = score.get(f"{kind}_offsets"), score.get(f"{kind}_mean_part")
+        if offsets is None or part is None:
+            continue
+        total = score[kind]
+        share = f" ({part / total:.0%})" if total > 0 else ""
+        order = np.argsort(-np.abs(offsets), kind="stable")[:top]
+        furthest = ", ".join(f"{names[i]} {offsets[i]:+.2f} sd" for i in order)
+        lines.append(f"{kind}s {total:.3g}: the means make {part:.3g}{share}; furthest off: {furthest}")
+    return lines
 
 
 class FidelityJudge:

@@ -166,7 +166,7 @@ class TrainJudge:
             for kind in ("frame", "clip"):
                 out[f"{kind}_{when}"] = float(s[kind] / floor[kind]) if floor[kind] > 0 else float("inf")
             if when == "start":
-                self.where = [line for kind in ("frame", "clip") if (line := where_it_lies(s, kind))]
+                self.where = where_it_lies(s)
         out["score"] = combined(out)
         return out
 
