@@ -72,7 +72,9 @@ class TrainConfig:
                                      # the data's (the wax is conserved)
     wax_motion_weight: float = 1.0   # the same for the wax's outline and centre of mass (models/wax_motion.py)
     wax_flux_weight: float = 0.0     # the same for the wax crossing each height per tick (eval's wax_flux): with the
-                                     # outline's speed held, more means wax carried, less the outline reshaped
+                                     # outline's speed held, more means wax carried, less the outline reshaped (off:
+                                     # on the default lamp it slowed all of the wax, or with the outline's pace
+                                     # pressed harder evened the motion out; checkpoints/default.md)
     wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
     colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)
                                      # and their mean distance off the liquid -> wax colour line
