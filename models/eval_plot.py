@@ -1,4 +1,5 @@
-"""Pictures of an evaluation, drawn with numpy and Pillow only: stacked panels of lines over ticks.
+"""Pictures of an evaluation, drawn with numpy and Pillow only: stacked panels of lines over ticks, and
+bars of how far each feature of a lamp lies off the simulator's.
 
 Each panel shows one per-window figure across seeds (the spread as a shaded
 band, the worst seed and the typical seed as lines) against its target band,
@@ -144,3 +145,62 @@ def save_png(img: Image.Image, path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+OFFSET_COLOURS = ((200, 90, 20), (60, 100, 180), (110, 150, 60))   # one per series: start, later, ...
+NAME_WIDTH = 170                  # pixels for the feature names left of the bars
+
+
+def draw_offsets(groups: list[tuple[str, list[str], dict[str, list[float]]]], title: str,
+                 width: int = 760) -> Image.Image:
+    """Horizontal bars of each feature's offset, one group of rows per (heading, feature names,
+    {series: offsets}); zero in the middle, the scale the largest offset (at least 1 sd, at most
+    3, larger ones marked in red at the edge)."""
+    bar_h, head, group_head, pad = 7, 54, 26, 10
+    series_n = max((len(s) for _, _, s in groups), default=1)
+    row_h = series_n * bar_h + 6
+    height = head + sum(group_head + len(names) * row_h + pad for _, names, _ in groups) + 24
+    img = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(img)
+    small = _font(12)
+    draw.text((10, 8), title, fill=INK, font=_font(16))
+    biggest = max((abs(v) for _, _, s in groups for vals in s.values() for v in vals if np.isfinite(v)),
+                  default=1.0)
+    scale = float(min(max(1.0, np.ceil(biggest * 2) / 2), 3.0))
+    left, right = NAME_WIDTH, width - 20
+    mid = (left + right) / 2
+
+    def px(v: float) -> float:
+        return mid + np.clip(v / scale, -1.0, 1.0) * (right - left) / 2
+
+    legend_x = left
+    for k, label in enumerate(next((list(s) for _, _, s in groups if s), [])):
+        draw.rectangle([legend_x, 35, legend_x + 14, 35 + bar_h], fill=OFFSET_COLOURS[k % len(OFFSET_COLOURS)])
+        draw.text((legend_x + 18, 32), label, fill=INK, font=small)
+        legend_x += draw.textlength(label, font=small) + 40
+    top = head
+    for heading, names, series in groups:
+        draw.text((10, top + 6), heading, fill=INK, font=_font(13))
+        top += group_head
+        bottom = top + len(names) * row_h
+        for tick in np.arange(-scale, scale + 0.25, 0.5):
+            draw.line([px(tick), top, px(tick), bottom], fill=INK if tick == 0 else GRID)
+        for i, name in enumerate(names):
+            y = top + i * row_h + 3
+            draw.text((10, y), name, fill=INK, font=small)
+            for k, values in enumerate(series.values()):
+                v = float(values[i])
+                yy = y + k * bar_h
+                if not np.isfinite(v):
+                    continue
+                draw.rectangle([min(mid, px(v)), yy, max(mid, px(v)), yy + bar_h - 2],
+                               fill=OFFSET_COLOURS[k % len(OFFSET_COLOURS)])
+                if abs(v) > scale:
+                    edge = px(v)
+                    draw.line([edge, yy - 1, edge, yy + bar_h], fill=OUT_OF_RANGE, width=3)
+        top = bottom + pad
+    for tick in (-scale, 0.0, scale):
+        label = f"{tick:+g} sd" if tick else "0"
+        draw.text((px(tick) - draw.textlength(label, font=small) * (0.5 + tick / scale / 2), top), label,
+                  fill=INK, font=small)
+    return img

@@ -284,6 +284,27 @@ def test_where_a_distance_lies_is_averaged_over_draws_and_put_in_words():
     assert line.endswith("furthest off: boundary_speed -0.30 sd, mask_change_rate +0.10 sd, wax_flux +0.10 sd")
 
 
+def test_the_feature_picture_draws_each_offset_on_its_side_of_zero():
+    from duralava.models.eval_plot import NAME_WIDTH, OFFSET_COLOURS, draw_offsets
+
+    groups = [("clips", ["up", "down", "far"], {"start": [0.5, -0.5, 5.0], "later": [0.0, 0.0, 0.0]})]
+    img = np.asarray(draw_offsets(groups, "offsets", width=520))
+    start = np.all(img == OFFSET_COLOURS[0], axis=2)              # the first series' bars (and its legend key)
+    rows = [y for y in range(60, img.shape[0]) if start[y, NAME_WIDTH:].any()]
+    mid = (NAME_WIDTH + 500) / 2
+    spans = []                                                  # [last row, left end, right end] of each bar
+    for y in rows:
+        xs = np.flatnonzero(start[y])
+        if not spans or y - spans[-1][0] > 1:
+            spans.append([y, xs.min(), xs.max()])
+        spans[-1][0] = y
+    assert len(spans) == 3                                      # one bar a feature
+    (_, up_lo, up_hi), (_, down_lo, down_hi), (_, far_lo, far_hi) = spans
+    assert up_lo >= mid - 1 and up_hi > mid + 20                # +0.5: right of zero
+    assert down_hi <= mid + 1 and down_lo < mid - 20            # -0.5: left of zero
+    assert far_hi >= 495 and (img[:, int(far_hi) - 2:int(far_hi) + 3] == (220, 0, 0)).all(axis=2).any()  # past the scale: red
+
+
 @pytest.mark.slow
 def test_a_floor_draw_is_short_runs_of_independent_lamps_at_spread_ages():
     from duralava.models.fidelity import SimulatorSettings, simulator_lamps
@@ -468,6 +489,7 @@ def test_eval_all_shares_one_long_run_and_writes_every_picture(tmp_path, capsys)
     # The endurance reference motion is the same simulator run the fidelity floor is measured against.
     assert report["figures"]["endurance"]["reference_motion"] == fidelity["reference_motion"] > 0
     assert (tmp_path / "endurance.png").is_file() and (tmp_path / "fidelity.png").is_file()
+    assert (tmp_path / "fidelity_features.png").stat().st_size > 0
     out = capsys.readouterr().out
     assert "fidelity   frame Frechet at tick 2,000" in out
     # Under the table: where each distance lies, feature by feature, also in the report.
