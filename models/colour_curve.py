@@ -191,11 +191,14 @@ class ColourCurve(nn.Module):
         if self.shrink is not None:
             counted = pick[torch.as_tensor(seg.active)].numpy()          # of the segmenter's pixels, those that count
 
-            def off_line(frames: np.ndarray) -> float:
-                return float(seg.off_line(np.array(frames[::max(1, len(frames) // 2000)]))[:, counted].mean())
+            def some(frames: np.ndarray) -> np.ndarray:       # about 2,000 frames, evenly spaced
+                return np.array(frames[::max(1, len(frames) // 2000)])
 
-            goal = off_line(data_frames)
-            x = torch.from_numpy(np.array(lamp_frames[::max(1, len(lamp_frames) // 2000)]))
+            def off_line(frames: np.ndarray) -> float:
+                return float(seg.off_line(frames)[:, counted].mean())
+
+            goal = off_line(some(data_frames))
+            x = torch.from_numpy(some(lamp_frames))
             x = x.permute(0, 3, 1, 2).float() / 255.0
             for _ in range(3):       # the scale's effect is near proportional: a few rounds settle it
                 drawn = (self(x) * 255).round().byte().permute(0, 2, 3, 1)

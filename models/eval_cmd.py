@@ -216,8 +216,9 @@ def endurance_target(ev: Evaluation) -> list[dict]:
 
 def fidelity_target(ev: Evaluation) -> list[dict]:
     from .endurance import advance, start_latents
-    from .eval_plot import save_png
+    from .eval_plot import draw_offsets, save_png
     from .fidelity import contact_sheet, fidelity_checks, lamp_frames, mean_of_draws, where_it_lies
+    from .metrics import FEATURE_NAMES
 
     judge = ev.judge()
     seeds, ticks, draws = ev.setting("seeds"), ev.setting("ticks"), judge.plan.draws
@@ -253,14 +254,10 @@ def fidelity_target(ev: Evaluation) -> list[dict]:
     floor = judge.floor
     ev.pictures.append(save_png(contact_sheet(sheet), ev.args.out / "fidelity.png"))
     where = {when: where_it_lies(s) for when, s in scores.items()}
-    if all(f"{kind}_offsets" in s for s in scores.values() for kind in ("frame", "clip")):
-        from .eval_plot import draw_offsets
-        from .metrics import CLIP_FEATURES, FRAME_FEATURES
-
-        groups = [(f"{kind} features", list(names), {when: s[f"{kind}_offsets"] for when, s in scores.items()})
-                  for kind, names in (("clip", CLIP_FEATURES), ("frame", FRAME_FEATURES))]
-        title = f"{Path(ev.label).name}: each feature's mean less the simulator's, in the simulator's sd"
-        ev.pictures.append(save_png(draw_offsets(groups, title), ev.args.out / "fidelity_features.png"))
+    groups = [(f"{kind} features", list(FEATURE_NAMES[kind]),
+               {when: s[f"{kind}_offsets"] for when, s in scores.items()}) for kind in ("clip", "frame")]
+    title = f"{Path(ev.label).name}: each feature's mean less the simulator's, in the simulator's sd"
+    ev.pictures.append(save_png(draw_offsets(groups, title), ev.args.out / "fidelity_features.png"))
     ev.notes += [f"fidelity at {when}, {line}" for when, lines in where.items() for line in lines]
     ev.figures["fidelity"] = {"simulator": judge.settings.describe(), "floor": floor, "scores": scores,
                               "where": where, "reference_motion": judge.motion}

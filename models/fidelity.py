@@ -206,10 +206,10 @@ def where_it_lies(score: dict, top: int = 3) -> list[str]:
     """Where the frame and clip distances of ``score`` lie, in words, one line each: the part the
     features' means make and the ``top`` features furthest off (the lamp's mean less the
     reference's, in the reference's sd). No line for a kind without offsets."""
-    from .metrics import CLIP_FEATURES, FRAME_FEATURES
+    from .metrics import FEATURE_NAMES
 
     lines = []
-    for kind, names in (("frame", FRAME_FEATURES), ("clip", CLIP_FEATURES)):
+    for kind, names in FEATURE_NAMES.items():
         offsets, part = score.get(f"{kind}_offsets"), score.get(f"{kind}_mean_part")
         if offsets is None or part is None:
             continue

@@ -23,6 +23,7 @@ STD_FLOOR = 0.01   # features are fractions or larger: one (nearly) constant in 
 FEATURE_RESOLUTION = {"blob_count": 0.5, "mean_log_blob_size": 0.1}
 FRAME_STD_FLOORS = np.array([FEATURE_RESOLUTION.get(n, STD_FLOOR) for n in FRAME_FEATURES])
 CLIP_STD_FLOORS = np.array([FEATURE_RESOLUTION.get(n, STD_FLOOR) for n in CLIP_FEATURES])
+FEATURE_NAMES = {"frame": FRAME_FEATURES, "clip": CLIP_FEATURES}   # each kind's features, in their columns' order
 
 
 def frechet(a, b, reference=None, floors=None) -> float:
