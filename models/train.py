@@ -164,6 +164,10 @@ class Trainer:
         # A network that does not learn needs no gradients for its weights (the RNN's flow through the generator).
         self.generator.requires_grad_(cfg.lr_g > 0)
         self.rnn.requires_grad_(cfg.rnn_lr > 0)
+        if cfg.lr_g == 0:
+            # Held whole: its BatchNorm draws with the statistics it has, as the lamp does, and keeps them
+            # (in training mode it would normalise by each batch and move its running statistics).
+            self.generator.eval()
 
         self.roll = LampRoll(self.generator, self.rnn)
         self.roll_ddp, self.d_frame_ddp, self.d_temporal_ddp = self.roll, self.d_frame, self.d_temporal

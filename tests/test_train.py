@@ -198,6 +198,11 @@ def test_the_rnn_can_learn_alone_and_a_state_with_one_optimiser_group_resumes(tm
     assert meta["step"] == 3 and [g["lr"] for g in meta["param_groups"]["opt_g"]] == [0.0, 0.01]
     generator = _params(before, "generator")
     assert any(not torch.equal(before[n], before[n.replace("generator.", "generator_ema.")]) for n in generator)
+    # Held whole: its BatchNorm's running statistics too, the lamp's, as the lamp draws with them.
+    statistics = [k for k in before if k.startswith("generator_ema.") and ".running_" in k]
+    assert statistics
+    for name in statistics:
+        assert torch.equal(after[name], before[name]) and torch.equal(after[name.replace("_ema.", ".", 1)], before[name])
     for name in generator:     # the lamp's generator, taken up by the training one, did not move
         kept = before[name.replace("generator.", "generator_ema.")]
         assert torch.equal(after[name], kept) and torch.equal(after[name.replace("generator.", "generator_ema.")], kept)
