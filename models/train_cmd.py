@@ -120,6 +120,8 @@ LOSS_WEIGHTS = {
     "frame_weight": "weight of the frame discriminator's verdict in the generator's and the RNN's loss; 0 with "
                     "--lr-g 0 leaves the RNN to learn motion from the clips alone, rather than to seek the frames "
                     "the frame discriminator likes best (default {})",
+    "clip_weight": "weight of the temporal discriminator's verdict on the clips in the generator's and the RNN's "
+                   "loss; 0 leaves the motion to the terms that hold it to the data's (default {})",
     "return_weight": "weight of the penalty for a chain of latents staying near its own past (default {})",
     "whiten_weight": "weight of the penalty for latents that use only a few of their directions "
                      "(covariance over many ticks away from the identity; default {})",

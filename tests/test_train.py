@@ -234,6 +234,7 @@ def test_resume_without_a_state_starts_fresh(tmp_path, lamp_data):
     (["--reset-prob", "1.5"], "--reset-prob must be a probability"),
     (["--motion-weight", "-2"], "--motion-weight must not be negative"),
     (["--frame-weight", "-1"], "--frame-weight must not be negative"),
+    (["--clip-weight", "-0.5"], "--clip-weight must not be negative"),
     (["--wax-motion-weight", "-1"], "--wax-motion-weight must not be negative"),
     (["--flicker-weight", "-1"], "--flicker-weight must not be negative"),
     (["--height-weight", "-3"], "--height-weight must not be negative"),
