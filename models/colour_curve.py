@@ -28,7 +28,8 @@ from torch import Tensor, nn
 from .features import BRIGHTNESS_WEIGHT, DARK_OFFSET, WaxSegmenter
 
 KNOTS = 33           # quantiles the curve passes through
-FIT_SEEDS, FIT_TICKS, FIT_FIRST_SEED = 100, 16, 10_000   # the lamp's own frames: seeds apart from eval's
+FIT_SEEDS, FIT_TICKS, FIT_FIRST_SEED = 400, 16, 10_000   # the lamp's own frames: seeds apart from eval's
+# (as many lamps as eval measures in all: fewer leave the fit to a few seeds' share of wax)
 
 
 SHRINK_RANGE = (0.5, 1.5)   # the off-line scale a fit may give, and a lamp file may hold

@@ -20,7 +20,8 @@ from pathlib import Path
 
 # Playback settings of the RNN a copy may change: RNNConfig field (and flag) -> its type.
 PLAYBACK = {"drive": float, "wander": float, "warmup": int}
-FIT_DATA_FRAMES = 8000    # frames of the data the colours are fitted to (a simulator lamp: 8 lamps of 1,000)
+FIT_DATA_FRAMES, FIT_DATA_LAMPS = 16_000, 32   # the simulator frames the colours are fitted to, and the lamps
+                                              # they come from: as many as give eval's reference's share of wax
 # What --fit-colours fits: each colour's place between liquid and wax, its distance off that line, or both.
 COLOUR_PARTS = {"both": ("place", "off-line"), "place": ("place",), "off-line": ("off-line",)}
 
@@ -149,7 +150,7 @@ def fit_colours(lamp, data: Path | None, parts: str = "both"):
         params = (lamp.meta.get("data") or {}).get("params") or {}
         seed = params.get("seed", 0) if isinstance(params.get("seed", 0), int) else 0
         try:
-            frames, _ = simulator_frames(settings, FIT_DATA_FRAMES, lamp.image_size, seed, n_lamps=8,
+            frames, _ = simulator_frames(settings, FIT_DATA_FRAMES, lamp.image_size, seed, n_lamps=FIT_DATA_LAMPS,
                                          progress=True)
         except FidelityError as e:
             raise LampCommandError(str(e)) from None
