@@ -20,8 +20,9 @@ from pathlib import Path
 
 # Playback settings of the RNN a copy may change: RNNConfig field (and flag) -> its type.
 PLAYBACK = {"drive": float, "wander": float, "warmup": int}
-FIT_DATA_FRAMES, FIT_DATA_LAMPS = 16_000, 32   # the simulator frames the colours are fitted to, and the lamps
-                                              # they come from: as many as give eval's reference's share of wax
+# The simulator lamps the colours are fitted to, and the frames of each: each lamp caught at an age spread
+# over the training data's run, as eval's reference catches them (lamps all caught young have less wax).
+FIT_DATA_LAMPS, FIT_DATA_TICKS = 32, 500
 # What --fit-colours fits: each colour's place between liquid and wax, its distance off that line, or both.
 COLOUR_PARTS = {"both": ("place", "off-line"), "place": ("place",), "off-line": ("off-line",)}
 
@@ -135,7 +136,7 @@ def fit_colours(lamp, data: Path | None, parts: str = "both"):
     from .colour_curve import with_fitted_colours
     from .dataset import DatasetError, open_frames
     from .features import MetricsError
-    from .fidelity import FidelityError, simulator_frames, simulator_settings
+    from .fidelity import FidelityError, simulator_lamps, simulator_settings
 
     if data is not None:
         try:
@@ -150,8 +151,8 @@ def fit_colours(lamp, data: Path | None, parts: str = "both"):
         params = (lamp.meta.get("data") or {}).get("params") or {}
         seed = params.get("seed", 0) if isinstance(params.get("seed", 0), int) else 0
         try:
-            frames, _ = simulator_frames(settings, FIT_DATA_FRAMES, lamp.image_size, seed, n_lamps=FIT_DATA_LAMPS,
-                                         progress=True)
+            frames, _ = simulator_lamps(settings, FIT_DATA_LAMPS, FIT_DATA_TICKS, lamp.image_size, seed,
+                                        progress=True)
         except FidelityError as e:
             raise LampCommandError(str(e)) from None
         what = f"the simulator ({settings.preset or 'its settings'}, palette {settings.palette})"
