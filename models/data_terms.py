@@ -11,7 +11,7 @@ from torch import Tensor
 from .pixel_motion import flicker_mismatch, motion_mismatch, steadiness_mismatch
 
 NAMES = ("motion", "flicker", "steady", "liquid", "wax_amount", "wax_motion", "wax_flux", "wax_spread", "colour",
-         "height")
+         "height", "shape")
 
 
 def data_terms(cfg, wax, fake: Tensor, real: Tensor, calm: Tensor, settled: Tensor) -> dict[str, Tensor]:
@@ -25,6 +25,8 @@ def data_terms(cfg, wax, fake: Tensor, real: Tensor, calm: Tensor, settled: Tens
     terms = {name: fake.new_zeros(()) for name in NAMES}
     if wax is not None and cfg.colour_weight > 0:
         terms["colour"] = wax.colour_mismatch(fake, real)
+    if wax is not None and cfg.shape_weight > 0:
+        terms["shape"] = wax.shape_mismatch(fake, real)
     # The liquid stays still on every chain, stirred or not: only the wax moves.
     if wax is not None and cfg.liquid_weight > 0:
         terms["liquid"] = wax.liquid_mismatch(fake, real)

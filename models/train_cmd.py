@@ -78,6 +78,8 @@ class TrainConfig:
     wax_spread_weight: float = 1.0   # the same for how much those speeds vary from clip to clip
     colour_weight: float = 1.0       # the same for the shares of pixels in eval's colour bands (sharp outline)
                                      # and their mean distance off the liquid -> wax colour line
+    shape_weight: float = 0.0        # the same for the wax's outline for its area (eval's perimeter_per_area: droplets
+                                     # small and ragged, or round)
     height_weight: float = 0.0       # the same for the wax's share in each of eval's height bands (the whole cycle;
                                      # off: at 1 a lamp whose wax stayed high grew a second blob on the bulb)
     frame_d_frames: int = 2          # frames per clip the frame discriminator judges
@@ -144,13 +146,16 @@ LOSS_WEIGHTS = {
     "colour_weight": "weight of matching the data's shares of pixels from liquid to wax colour, and how far "
                      "their colours lie off the line between the two, so the wax's outline is as sharp and its "
                      "colour as pure as in the data (default {})",
+    "shape_weight": "weight of matching how much outline the data's wax has for its area: many small droplets "
+                    "have more than a few round blobs (default {})",
     "height_weight": "weight of matching how the data's wax spends its time at each height, resting on the "
                      "bulb as well as rising and sinking (default {})",
 }
 
 # The loss terms (LOSS_WEIGHTS without "_weight") that need the data's wax found by colour; the flicker
 # term for its per-clip part only.
-WAX_TERMS = ("wax_motion", "wax_flux", "wax_spread", "flicker", "liquid", "wax_amount", "colour", "height")
+WAX_TERMS = ("wax_motion", "wax_flux", "wax_spread", "flicker", "liquid", "wax_amount", "colour", "height",
+             "shape")
 
 # flag -> TrainConfig field, for the flags whose default comes from the config (or its --dry-run variant)
 SETTINGS = {

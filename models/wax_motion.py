@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .features import BRIGHTNESS_WEIGHT, COLOUR_EDGES, DARK_OFFSET, PROFILE_BANDS, WaxSegmenter
@@ -207,6 +208,22 @@ class SoftWax:
         """Sum over the two changes of (log(fake / real))^2: zero when the lamp keeps its amount of wax
         as steady as the data does."""
         return held_to_data(self.amount_changes, fake, real)
+
+    def outline_per_area(self, clips: Tensor) -> Tensor:
+        """The wax's outline for its area, averaged over the frames of (B, T, 3, S, S): a (1,) tensor, the
+        differentiable twin of eval's ``perimeter_per_area``. A wax pixel's edge counts as much as the
+        pixel is wax and its neighbour across the edge is not (the frame's border is not wax)."""
+        m = self.mask(clips)                                                  # (B, T, S, S)
+        pad = F.pad(m, (1, 1, 1, 1))
+        edges = sum(m * (1.0 - pad[..., 1 + dy:pad.shape[-2] - 1 + dy, 1 + dx:pad.shape[-1] - 1 + dx])
+                    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)))
+        area = m.sum(dim=(-2, -1)).clamp_min(1.0)
+        return (edges.sum(dim=(-2, -1)) / area).mean().view(1)
+
+    def shape_mismatch(self, fake: Tensor, real: Tensor) -> Tensor:
+        """(log(fake's :meth:`outline_per_area` / real's))^2: zero when the lamp's wax has as much outline
+        for its area as the data's (small droplets have more than one round blob)."""
+        return held_to_data(self.outline_per_area, fake, real)
 
     def speeds(self, clips: Tensor) -> Tensor:
         """(outline, drift) per tick over a batch of clips (B, T>=2, 3, S, S): a (2,) tensor."""

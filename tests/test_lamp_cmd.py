@@ -214,3 +214,32 @@ def test_colours_fitted_off_the_line_only_keep_every_pixel_s_side_of_the_wax(lam
     a, b = played(before.generator), played(after.generator)
     assert seg.off_line(b).mean() < 0.7 * seg.off_line(a).mean()        # nearer the line
     assert (seg.mask(a) == seg.mask(b)).mean() > 0.999                   # and wax where there was wax
+
+
+def test_a_simulator_lamp_s_colours_are_fitted_to_simulator_lamps_of_spread_ages(tmp_path, monkeypatch, capsys):
+    from duralava.models import colour_curve, lamp_cmd
+    from duralava.models.features import WaxSegmenter
+    from duralava.models.fidelity import simulator_lamps, simulator_settings
+
+    monkeypatch.setattr(lamp_cmd, "FIT_DATA_LAMPS", 3)
+    monkeypatch.setattr(lamp_cmd, "FIT_DATA_TICKS", 6)
+    monkeypatch.setattr(colour_curve, "FIT_SEEDS", 20)
+    source = random_lamp(seed=4)
+    source.rnn.config = RNNConfig(drive=1.0, wander=0.15, warmup=10)
+    meta = {k: v for k, v in source.meta.items() if k not in ("generator", "rnn")}
+    meta["data"] = {"source": "simulator", "params": {"source": "simulator", "preset": "classic",
+                                                      "palette": "classic", "seed": 0, "stride": 6}}
+    path, out = tmp_path / "sim.safetensors", tmp_path / "fitted.safetensors"
+    save_lamp(path, source.generator, source.rnn, meta)
+    assert lamp(path, "--fit-colours", "place", "--out", out) == 0
+    assert "colours fitted along the liquid -> wax line to the simulator (classic, palette classic)" in \
+        capsys.readouterr().out
+    curve = load_lamp(out).generator.colour_curve
+    # The data's quantiles are those of three lamps caught at ages spread over a data lamp's run, as eval's
+    # reference catches them (not the first frames of three young lamps).
+    data, segments = simulator_lamps(simulator_settings(meta), 3, 6, 64, 0)
+    assert segments == [6, 6, 6]
+    x = torch.from_numpy(data).permute(0, 3, 1, 2).float() / 255.0
+    places = curve.place(x)[:, torch.from_numpy(WaxSegmenter.fit(data).active)].reshape(-1).double()
+    expected = torch.quantile(places, torch.linspace(0, 1, len(curve.knots_to), dtype=torch.float64)).float()
+    assert torch.allclose(curve.knots_to, expected, atol=1e-5)

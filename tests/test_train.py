@@ -42,6 +42,7 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     assert "  steady " in log and lamp.meta["training"]["steady_weight"] == 1.0
     assert "  liquid " in log and lamp.meta["training"]["liquid_weight"] == 0.0
     assert "wax_amount" in log and lamp.meta["training"]["wax_amount_weight"] == 0.0
+    assert "  shape " in log and lamp.meta["training"]["shape_weight"] == 0.0
     assert "wax_spread" in log and lamp.meta["training"]["wax_spread_weight"] == 1.0
     assert "whiten" in log and "directions" in log and lamp.meta["training"]["whiten_weight"] == 0.0
     assert (out / "samples" / "latest.png").is_file() and (out / "samples" / "real.png").is_file()
@@ -50,13 +51,15 @@ def test_dry_run_end_to_end(tmp_path, lamp_data):
     assert not [p for p in out.rglob("*.tmp*")]
 
 
-def test_the_wax_amount_term_trains_when_asked(tmp_path, lamp_data):
-    out = tmp_path / "amount"
-    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), "--wax-amount-weight", "1") == 0
+@pytest.mark.parametrize("term", ["wax_amount", "shape"])
+def test_a_term_off_by_default_trains_when_asked(tmp_path, lamp_data, term):
+    out = tmp_path / term
+    flag = f"--{term.replace('_', '-')}-weight"
+    assert train("--dry-run", "--data", str(lamp_data), "--out", str(out), flag, "1") == 0
     steps = [line.split() for line in (out / "train.log").read_text().splitlines() if " d_frame " in line]
-    values = [float(words[words.index("wax_amount") + 1]) for words in steps]
+    values = [float(words[words.index(term) + 1]) for words in steps]
     assert len(values) == 2 and all(np.isfinite(values)) and max(values) > 0
-    assert load_lamp(out / "lamp.safetensors").meta["training"]["wax_amount_weight"] == 1.0
+    assert load_lamp(out / "lamp.safetensors").meta["training"][f"{term}_weight"] == 1.0
 
 
 def test_the_drive_travels_into_the_lamp_and_a_resume_can_change_it(tmp_path, lamp_data):

@@ -291,3 +291,37 @@ def test_the_amount_term_sees_wax_that_swells_and_shrinks_and_not_wax_that_moves
     with torch.no_grad():
         steadier = fake - 0.01 * fake.grad / fake.grad.abs().max()
     assert soft.amount_mismatch(steadier, rising).item() < loss.item()
+
+
+def droplet_frames(n: int, drops: int) -> np.ndarray:
+    """Frames (n, S, S, 3) of ``drops`` small round droplets along the middle column, each frame shifted a row."""
+    yy, xx = np.mgrid[0:S, 0:S]
+    out = np.empty((n, S, S, 3), np.uint8)
+    out[:] = LIQUID
+    for i in range(n):
+        for k in range(drops):
+            wax = (yy - (0.25 + 0.5 * k / max(drops - 1, 1)) * S - i) ** 2 + (xx - S / 2) ** 2 < 5
+            out[i][wax] = WAX
+    return out
+
+
+def test_the_shape_term_is_evals_outline_for_its_area_and_wants_the_data_s_droplets(soft):
+    t = 4
+    blob, drops = blob_frames(np.linspace(0.4, 0.6, t)), droplet_frames(t, 3)
+    per_area = FRAME_FEATURES.index("perimeter_per_area")
+    sweep = np.concatenate([np.linspace(0.2, 0.8, 40), np.linspace(0.8, 0.2, 40)])
+    seg = WaxSegmenter.fit(blob_frames(sweep))                          # as the fixture's soft wax is fitted
+    for frames in (blob, drops):
+        hard = frame_features(frames, seg)[:, per_area].mean()
+        assert soft.outline_per_area(as_clips(frames, t)).item() == pytest.approx(hard, rel=0.1)
+    one, three = soft.outline_per_area(as_clips(blob, t)), soft.outline_per_area(as_clips(drops, t))
+    assert three > 1.3 * one                                            # small droplets: more outline for their wax
+    assert soft.shape_mismatch(as_clips(drops, t), as_clips(drops.copy(), t)).item() < 1e-10
+    # Against droplets, one round blob is off, and a step against the gradient gives it more outline.
+    fake = as_clips(blob, t).requires_grad_(True)
+    loss = soft.shape_mismatch(fake, as_clips(drops, t))
+    loss.backward()
+    assert loss.item() > 0.05 and torch.isfinite(fake.grad).all()
+    with torch.no_grad():
+        nearer = fake - 0.01 * fake.grad / fake.grad.abs().max()
+    assert soft.shape_mismatch(nearer, as_clips(drops, t)).item() < loss.item()
