@@ -214,9 +214,9 @@ class SoftWax:
         differentiable twin of eval's ``perimeter_per_area``. A wax pixel's edge counts as much as the
         pixel is wax and its neighbour across the edge is not (the frame's border is not wax)."""
         m = self.mask(clips)                                                  # (B, T, S, S)
+        h, w = m.shape[-2:]
         pad = F.pad(m, (1, 1, 1, 1))
-        edges = sum(m * (1.0 - pad[..., 1 + dy:pad.shape[-2] - 1 + dy, 1 + dx:pad.shape[-1] - 1 + dx])
-                    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)))
+        edges = sum(m * (1.0 - pad[..., y:y + h, x:x + w]) for y, x in ((0, 1), (2, 1), (1, 0), (1, 2)))
         area = m.sum(dim=(-2, -1)).clamp_min(1.0)
         return (edges.sum(dim=(-2, -1)) / area).mean().view(1)
 

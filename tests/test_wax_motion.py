@@ -11,6 +11,7 @@ from duralava.models.wax_motion import SoftWax
 
 S = 32
 LIQUID, WAX = (60, 20, 90), (250, 120, 30)
+SWEEP = np.concatenate([np.linspace(0.2, 0.8, 40), np.linspace(0.8, 0.2, 40)])  # a blob's heights, down and up
 
 
 def blob_frames(heights, alpha=None) -> np.ndarray:
@@ -32,8 +33,7 @@ def as_clips(frames: np.ndarray, t: int) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def soft():
-    sweep = np.concatenate([np.linspace(0.2, 0.8, 40), np.linspace(0.8, 0.2, 40)])
-    return SoftWax.fit(blob_frames(sweep), mirrored=False)
+    return SoftWax.fit(blob_frames(SWEEP), mirrored=False)
 
 
 def test_the_soft_mask_agrees_with_evals_hard_mask(soft):
@@ -220,14 +220,13 @@ def test_the_coupling_holds_each_clips_pixel_change_to_its_waxs_movement(soft):
 def test_the_height_mismatch_wants_the_wax_everywhere_the_data_takes_it(soft):
     from duralava.models.features import PROFILE_BANDS
 
-    sweep = np.concatenate([np.linspace(0.2, 0.8, 40), np.linspace(0.8, 0.2, 40)])
     assert soft.heights.shape == (PROFILE_BANDS,) and soft.heights.sum().item() == pytest.approx(1.0, abs=1e-3)
     # The same as eval's height profile of the data, band by band.
-    seg = WaxSegmenter.fit(blob_frames(sweep))
-    profile = frame_features(blob_frames(sweep), seg)[:, [FRAME_FEATURES.index(f"profile_{i}")
+    seg = WaxSegmenter.fit(blob_frames(SWEEP))
+    profile = frame_features(blob_frames(SWEEP), seg)[:, [FRAME_FEATURES.index(f"profile_{i}")
                                                            for i in range(PROFILE_BANDS)]].mean(0)
     np.testing.assert_allclose(soft.heights.numpy(), profile, atol=0.02)
-    assert soft.height_mismatch(as_clips(blob_frames(sweep), 8)).item() < 0.01
+    assert soft.height_mismatch(as_clips(blob_frames(SWEEP), 8)).item() < 0.01
     # A lamp whose wax hovers in the upper half never shows the bottom bands.
     high = as_clips(blob_frames(np.linspace(0.2, 0.45, 16)), 8).requires_grad_(True)
     loss = soft.height_mismatch(high)
@@ -309,8 +308,7 @@ def test_the_shape_term_is_evals_outline_for_its_area_and_wants_the_data_s_dropl
     t = 4
     blob, drops = blob_frames(np.linspace(0.4, 0.6, t)), droplet_frames(t, 3)
     per_area = FRAME_FEATURES.index("perimeter_per_area")
-    sweep = np.concatenate([np.linspace(0.2, 0.8, 40), np.linspace(0.8, 0.2, 40)])
-    seg = WaxSegmenter.fit(blob_frames(sweep))                          # as the fixture's soft wax is fitted
+    seg = WaxSegmenter.fit(blob_frames(SWEEP))                          # as the fixture's soft wax is fitted
     for frames in (blob, drops):
         hard = frame_features(frames, seg)[:, per_area].mean()
         assert soft.outline_per_area(as_clips(frames, t)).item() == pytest.approx(hard, rel=0.1)
