@@ -222,11 +222,12 @@ def test_the_height_mismatch_wants_the_wax_everywhere_the_data_takes_it(soft):
 
     assert soft.heights.shape == (PROFILE_BANDS,) and soft.heights.sum().item() == pytest.approx(1.0, abs=1e-3)
     # The same as eval's height profile of the data, band by band.
-    seg = WaxSegmenter.fit(blob_frames(SWEEP))
-    profile = frame_features(blob_frames(SWEEP), seg)[:, [FRAME_FEATURES.index(f"profile_{i}")
-                                                           for i in range(PROFILE_BANDS)]].mean(0)
+    frames = blob_frames(SWEEP)
+    seg = WaxSegmenter.fit(frames)
+    profile = frame_features(frames, seg)[:, [FRAME_FEATURES.index(f"profile_{i}")
+                                              for i in range(PROFILE_BANDS)]].mean(0)
     np.testing.assert_allclose(soft.heights.numpy(), profile, atol=0.02)
-    assert soft.height_mismatch(as_clips(blob_frames(SWEEP), 8)).item() < 0.01
+    assert soft.height_mismatch(as_clips(frames, 8)).item() < 0.01
     # A lamp whose wax hovers in the upper half never shows the bottom bands.
     high = as_clips(blob_frames(np.linspace(0.2, 0.45, 16)), 8).requires_grad_(True)
     loss = soft.height_mismatch(high)
