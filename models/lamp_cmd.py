@@ -7,6 +7,8 @@ same tensors but whose playback settings (drive, wander, warm-up) are changed,
 or whose weights are stored in float16. ``--fit-colours`` fits the lamp's colour
 curve (models/colour_curve.py) to its data: the simulator it was trained on, or
 ``--data DIR``; both its parts, or one (``--fit-colours place`` or ``off-line``).
+``--blend OTHER`` makes the copy's weights a mean of its own and another lamp's from
+the same training (models/lamp_blend.py), ``--share`` the other's part.
 The copy keeps its training provenance untouched and adds a ``retuned`` entry:
 what changed, from what, by which command.
 """
@@ -42,6 +44,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "near that line as the data's are on average; 'both' (the default)")
     p.add_argument("--data", type=Path, metavar="DIR",
                    help="with --fit-colours: the dataset directory to fit to, for a lamp trained on one")
+    p.add_argument("--blend", type=Path, metavar="OTHER",
+                   help="blend the copy's weights with another lamp's of the same networks and data (two checks "
+                        "of one training run, say); a lamp with a colour curve needs --fit-colours with it")
+    p.add_argument("--share", type=float, metavar="A",
+                   help="with --blend: the other lamp's part of each weight, between 0 and 1 (default 0.5)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
 
 
@@ -99,6 +106,10 @@ def retuning(entry: dict) -> str:
     or that it cannot be read."""
     def text() -> str:
         parts = [f"{k} {a:g} -> {b:g}" for k, (a, b) in entry["changed"].items()]
+        if "blended" in entry:
+            other = entry["blended"]
+            parts.append(f"weights blended with {other['with']} (its share {other['share']:g}, "
+                         f"its step {other['steps']:,})")
         if "colours" in entry:
             fit = entry["colours"]
             how = {"place": "along the liquid -> wax line", "off-line": "off the line only"}.get(fit.get("parts"), "")
@@ -123,6 +134,8 @@ def _command(args) -> str:
         if getattr(args, name) is not None:
             words += [f"--{name}", str(getattr(args, name))]
     words += ["--fp16"] * bool(args.fp16)
+    if args.blend is not None:
+        words += ["--blend", str(args.blend), "--share", f"{_share(args):g}"]
     if args.fit_colours:
         words += ["--fit-colours"] + [args.fit_colours] * (args.fit_colours != "both")
     if args.data is not None:
@@ -172,6 +185,31 @@ def fit_colours(lamp, data: Path | None, parts: str = "both"):
     return generator, record
 
 
+def _share(args) -> float:
+    return 0.5 if args.share is None else args.share
+
+
+def blend_with(lamp, args) -> dict:
+    """Blend ``lamp``'s weights with those of the lamp at ``args.blend``; returns the record of it."""
+    from .checkpoint import load_lamp
+    from .lamp_blend import BlendError, blend
+
+    if not args.blend.is_file():
+        raise LampCommandError(f"{args.blend} is not a file.")
+    if args.blend.resolve() == args.path.resolve():
+        raise LampCommandError("--blend must name another lamp, not the one it is blended into.")
+    if lamp.generator.colour_curve is not None and not args.fit_colours:
+        raise LampCommandError(f"{args.path} has a colour curve fitted to its own colours; pass --fit-colours "
+                               "to fit the blend's again.")
+    other = load_lamp(args.blend)
+    try:
+        blend(lamp, other, _share(args))
+    except BlendError as e:
+        raise LampCommandError(f"{e}.") from None
+    return {"with": str(args.blend), "share": _share(args), "steps": int(other.meta.get("steps", 0)),
+            "command": str(other.meta.get("command") or "?")}
+
+
 def retune(args) -> dict:
     """Write the changed copy; returns its meta as read back. Raises LampCommandError or CheckpointError."""
     from dataclasses import replace
@@ -181,7 +219,7 @@ def retune(args) -> dict:
     lamp = load_lamp(args.path)
     changed = _changes(args, lamp.rnn.config)
     to_fp16 = args.fp16 and lamp.meta.get("dtype") != "float16"
-    if not changed and not to_fp16 and not args.fit_colours:
+    if not changed and not to_fp16 and not args.fit_colours and args.blend is None:
         raise LampCommandError(f"{args.path} already plays with those settings; nothing to write.")
     try:
         lamp.rnn.config = replace(lamp.rnn.config, **{k: new for k, (_, new) in changed.items()})
@@ -190,6 +228,8 @@ def retune(args) -> dict:
     out = args.out
     if out.resolve() == args.path.resolve():
         raise LampCommandError("--out must be a new file, not the lamp it is made from.")
+    if args.blend is not None and out.resolve() == args.blend.resolve():
+        raise LampCommandError("--out must be a new file, not the lamp blended in.")
     if out.exists() and not args.force:
         raise LampCommandError(f"{out} exists; pass --force to replace it.")
     if out.exists() and not out.is_file():
@@ -199,6 +239,8 @@ def retune(args) -> dict:
              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if to_fp16:
         entry["dtype"] = "float16"
+    if args.blend is not None:
+        entry["blended"] = blend_with(lamp, args)
     generator = lamp.generator
     if args.fit_colours:
         generator, entry["colours"] = fit_colours(lamp, args.data, args.fit_colours)
@@ -210,13 +252,16 @@ def retune(args) -> dict:
 def run(args) -> int:
     from .checkpoint import CheckpointError, read_lamp_header
 
-    changing = any(getattr(args, name) is not None for name in PLAYBACK) or args.fp16 or args.fit_colours
+    changing = (any(getattr(args, name) is not None for name in PLAYBACK) or args.fp16 or args.fit_colours
+                or args.blend is not None)
     try:
         if changing and args.out is None:
             raise LampCommandError("pass --out NEW: a lamp is changed into a copy, never in place.")
         if not changing and args.out is not None:
-            raise LampCommandError("--out needs something to change: --drive, --wander, --warmup, --fp16 or "
-                                   "--fit-colours.")
+            raise LampCommandError("--out needs something to change: --drive, --wander, --warmup, --fp16, "
+                                   "--fit-colours or --blend.")
+        if args.share is not None and args.blend is None:
+            raise LampCommandError("--share is the part of the lamp --blend names; pass both or neither.")
         if args.data is not None and not args.fit_colours:
             raise LampCommandError("--data is what --fit-colours fits to; pass both or neither.")
         if not args.path.is_file():
