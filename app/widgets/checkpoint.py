@@ -32,8 +32,10 @@ class CheckpointWidget:
         last = app.last
         if last is not None:
             imgui.text(f"playing: {last.lamp}")
+            imgui.push_text_wrap_pos(0)                    # records of retunings run long
             for line in about(app.engine.lamp.meta):
                 imgui.text_disabled(line)
+            imgui.pop_text_wrap_pos()
         imgui.set_next_item_width(-5 * imgui.get_font_size())
         entered, self.path = imgui.input_text("##path", self.path, imgui.InputTextFlags_.enter_returns_true)
         imgui.same_line()
