@@ -25,6 +25,15 @@ TICK_BUDGET_MS = 3.0
 
 _count = whole_number(separators=True)     # counts may be written 1,000,000
 _positive = positive_number(finite=True)
+_whole = whole_number(0, separators=True)
+MAX_FIRST_SEED = 2 ** 31 - 1_000_000          # room for every draw's seeds above it
+
+
+def _seed(text: str) -> int:
+    value = _whole(text)
+    if value > MAX_FIRST_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {MAX_FIRST_SEED:,}, not {text!r}")
+    return value
 
 
 # The full run; --quick swaps in the second figure of each pair.
@@ -77,6 +86,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="draws of --seeds lamps the floor and each figure are averaged over (default 4)")
     g = p.add_argument_group("tick cost")
     g.add_argument("--tick-count", type=_count, metavar="N", help="ticks timed (default 3000)")
+    p.add_argument("--first-seed", type=_seed, default=0, metavar="N",
+                   help="the first lamp seed played (default 0): endurance plays --seeds from it, fidelity's draws "
+                        "the seeds after them; another set says how much of a figure is the seeds")
     p.add_argument("--threads", type=_count, default=1, metavar="N",
                    help="torch threads for endurance and fidelity (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -111,7 +123,7 @@ class Evaluation:
 
         return EnduranceConfig(seeds=self.setting("seeds"), ticks=self.setting("ticks"), window=self.setting("window"),
                                pairs_per_window=self.setting("pairs"), history_every=self.setting("history_every"),
-                               repeat_ratio=self.args.repeat_ratio)
+                               repeat_ratio=self.args.repeat_ratio, first_seed=self.args.first_seed)
 
     def fidelity_plan(self):
         from .fidelity import FidelityPlan
@@ -223,14 +235,15 @@ def fidelity_target(ev: Evaluation) -> list[dict]:
     judge = ev.judge()
     seeds, ticks, draws = ev.setting("seeds"), ev.setting("ticks"), judge.plan.draws
     rnn = ev.lamp.rnn
-    start = start_latents(rnn, seeds, ev.lamp.z_dim)
+    first_seed = ev.args.first_seed
+    start = start_latents(rnn, seeds, ev.lamp.z_dim, first_seed=first_seed)
     if ev.endurance is not None and ev.endurance.config.ticks == ticks:
         end = ev.endurance.final_latent                       # the same seeds, already run for `ticks` ticks
     else:
         end = advance(rnn, start, ticks, progress=ev.progress, desc=f"running {seeds} seeds")
 
-    def start_draw(k):       # fresh seeds for each draw: seeds k*N .. (k+1)*N - 1
-        return start if k == 0 else start_latents(rnn, seeds, ev.lamp.z_dim, first_seed=k * seeds)
+    def start_draw(k):       # fresh seeds for each draw: seeds F+k*N .. F+(k+1)*N - 1
+        return start if k == 0 else start_latents(rnn, seeds, ev.lamp.z_dim, first_seed=first_seed + k * seeds)
 
     later = [end]
 
@@ -259,7 +272,8 @@ def fidelity_target(ev: Evaluation) -> list[dict]:
     title = f"{Path(ev.label).name}: each feature's mean less the simulator's, in the simulator's sd"
     ev.pictures.append(save_png(draw_offsets(groups, title), ev.args.out / "fidelity_features.png"))
     ev.notes += [f"fidelity at {when}, {line}" for when, lines in where.items() for line in lines]
-    ev.figures["fidelity"] = {"simulator": judge.settings.describe(), "floor": floor, "scores": scores,
+    ev.figures["fidelity"] = {"simulator": judge.settings.describe(), "first_seed": first_seed,
+                              "floor": floor, "scores": scores,
                               "where": where, "reference_motion": judge.motion}
     return fidelity_checks(scores, floor)
 

@@ -217,7 +217,7 @@ class TrainLog:
             t.best = None
         kept = self.judge_.take_floor(t.judged)     # the floor takes most of the set-up; a resume may have it
         if t.best is not None and not self.judge_.made(t.best):
-            self.write("the resumed best was scored by other fidelity checks (another plan, reference or floor): "
+            self.write("the resumed best was scored by other fidelity checks (another plan, seeds, reference or floor): "
                        "its best starts afresh")
             t.best = None
         if not (self.out / "best.safetensors").exists():

@@ -395,3 +395,26 @@ def test_runs_start_after_the_lamps_warm_up():
     assert torch.equal(warm, start_latents(lamp.rnn, 3, Z_DIM))
     assert not torch.allclose(warm, seed_latents(3, Z_DIM), atol=1e-3)
     assert torch.equal(start_latents(DriftingRNN(), 3, Z_DIM), seed_latents(3, Z_DIM))  # a scripted RNN has none
+
+
+@pytest.mark.slow
+def test_eval_plays_other_seeds_from_first_seed(tmp_path, capsys):
+    import json
+
+    common = ("fidelity", "--untrained", "--seeds", "3", "--ticks", "40", "--frames", "40", "--clips", "6",
+              "--clip-len", "8", "--ticks-per-seed", "16", "--reference-frames", "300", "--draws", "2")
+    reports = {}
+    for first in ("0", "1,000"):
+        out = tmp_path / first.replace(",", "")
+        run_eval(*common, "--first-seed", first, "--out", str(out))
+        reports[first] = json.loads((out / "fidelity.json").read_text())["figures"]["fidelity"]
+    assert reports["0"]["first_seed"] == 0 and reports["1,000"]["first_seed"] == 1000
+    # The same simulator reference and floor; other lamps, so other distances.
+    assert reports["0"]["floor"]["frame"] == reports["1,000"]["floor"]["frame"]
+    for when in ("start", "tick 40"):
+        assert reports["0"]["scores"][when]["frame"] != reports["1,000"]["scores"][when]["frame"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        run_eval("fidelity", "--untrained", "--first-seed", "-1", "--out", str(tmp_path / "x"))
+    assert refused.value.code == 2 and "--first-seed" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

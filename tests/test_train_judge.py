@@ -71,3 +71,46 @@ def test_a_judge_takes_a_kept_floor_only_for_the_same_reference_and_plan(lamp_da
         fresh = TrainJudge.from_data(data.frames, data.segments, 1, plan)
         assert not fresh.take_floor({**kept, "floor": broken})
         assert fresh.floor["frame"] == pytest.approx(kept["floor"]["frame"])
+
+
+def test_the_checks_play_seeds_that_eval_and_the_colour_fit_never_play():
+    from duralava.models.colour_curve import FIT_FIRST_SEED, FIT_SEEDS
+    from duralava.models.eval_cmd import DEFAULTS
+    from duralava.models.train_judge import JudgePlan
+
+    plan = JudgePlan()
+    checked = set(range(plan.first_seed, plan.first_seed + plan.seeds))
+    evaluated = set(range(DEFAULTS["seeds"][0] * DEFAULTS["draws"][0]))
+    fitted = set(range(FIT_FIRST_SEED, FIT_FIRST_SEED + FIT_SEEDS))
+    assert len(checked) == 100 and not checked & evaluated and not checked & fitted
+
+
+def test_a_best_checked_on_other_seeds_starts_afresh_but_keeps_its_floor(lamp_data):
+    from dataclasses import asdict, replace
+
+    import torch
+
+    from duralava.models.dataset import open_frames
+    from duralava.models.generator import Generator, GeneratorConfig
+    from duralava.models.rnn import LatentRNN, RNNConfig
+    from duralava.models.train_judge import JudgePlan, TrainJudge
+
+    data = open_frames(lamp_data)
+    plan = JudgePlan.tiny()
+    first = TrainJudge.from_data(data.frames, data.segments, 1, plan)
+    kept = first.describe()
+    # A state from before the checks had their own seeds: its plan has none.
+    older = {**kept, "plan": {k: v for k, v in kept["plan"].items() if k != "first_seed"}}
+    same = TrainJudge.from_data(data.frames, data.segments, 1, plan)
+    assert same.take_floor(older) and same.floor["frame"] == pytest.approx(kept["floor"]["frame"])
+    assert same.made(kept) and not same.made(older)
+    moved = TrainJudge.from_data(data.frames, data.segments, 1, replace(plan, first_seed=plan.first_seed + 7))
+    assert moved.take_floor(kept) and not moved.made(kept)
+    # The seeds are the lamps scored: a real lamp scores otherwise from other seeds.
+    torch.manual_seed(0)
+    size = int(np.asarray(data.frames).shape[1])
+    generator = Generator(GeneratorConfig(image_size=size, width=4)).eval()
+    rnn = LatentRNN(RNNConfig(hidden=16, drive=1.0, wander=0.2, warmup=4)).eval()
+    a, b = same.score(rnn, generator), moved.score(rnn, generator)
+    assert a["frame_start"] != b["frame_start"]
+    assert asdict(moved.plan)["first_seed"] == plan.first_seed + 7
